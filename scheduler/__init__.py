@@ -1,0 +1,1 @@
+"""The follow-up schedule: protocols and rules, generated events, reminders, feeds."""

@@ -1,0 +1,1 @@
+"""Scheduled events, overrides, reminders and feed tokens."""

@@ -1,0 +1,86 @@
+"""Shared test set-up: service gating (PostgreSQL, Redis, browser) and fixtures.
+
+Without ``CI`` the suite runs on SQLite with no broker, and tests that need a service
+are skipped with the reason shown in the summary (``-ra``). With ``CI=true`` nothing is
+skipped for a missing service: the run fails at start-up if one cannot be reached.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+
+CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _redis_reachable() -> tuple[bool, str]:
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        return False, "REDIS_URL is not set (CI=true sets it and runs these tests against real Redis)"
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return False, f"Redis at REDIS_URL is unreachable: {type(exc).__name__}"
+    return True, ""
+
+
+def _postgres_in_use() -> tuple[bool, str]:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" in engine:
+        return True, ""
+    return False, "the database is SQLite (set DATABASE_URL to PostgreSQL, as CI=true does, to run these)"
+
+
+def _browser_available() -> tuple[bool, str]:
+    if not os.path.exists("/usr/bin/chromium"):
+        return False, "Debian's /usr/bin/chromium is not installed (make test installs it)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return False, "the playwright package is not installed"
+    return True, ""
+
+
+def _node_available() -> tuple[bool, str]:
+    if not shutil.which("node"):
+        return False, "node is not installed"
+    if not os.path.isdir(os.path.join(settings.BASE_DIR, "node_modules")):
+        return False, "node_modules is missing (make test runs npm ci)"
+    return True, ""
+
+
+_GATES = {
+    "redis": _redis_reachable,
+    "postgres": _postgres_in_use,
+    "browser": _browser_available,
+    "node": _node_available,
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "node: needs node and the npm test packages")
+    if CI:
+        problems = [f"{name}: {why}" for name, gate in _GATES.items() for ok, why in [gate()] if not ok]
+        if problems:
+            raise pytest.UsageError(
+                "CI=true but required services are unavailable (nothing may be skipped under CI):\n  "
+                + "\n  ".join(problems)
+            )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    results = {name: gate() for name, gate in _GATES.items()}
+    for item in items:
+        for name, (ok, why) in results.items():
+            if not ok and item.get_closest_marker(name):
+                item.add_marker(pytest.mark.skip(reason=f"[{name}] {why}"))
+
+
+@pytest.fixture(autouse=True)
+def _media_and_email(settings) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

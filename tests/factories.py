@@ -1,0 +1,83 @@
+"""factory-boy factories for the care domain. All data is obviously fictional."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import factory
+from django.contrib.auth import get_user_model
+
+from survivorship.models import CancerCase, CareTeam, Organisation, Patient
+
+User = get_user_model()
+
+
+class OrganisationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organisation
+        django_get_or_create = ("slug",)
+
+    name = "Example General Hospital (demo)"
+    slug = "example-general"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.test")
+    first_name = "Test"
+    last_name = factory.Sequence(lambda n: f"Person{n}")
+    role = User.Role.PATIENT
+    password = factory.django.Password("correct-horse-battery")
+
+
+class NurseFactory(UserFactory):
+    role = User.Role.NURSE
+    username = factory.Sequence(lambda n: f"nurse{n}")
+
+
+class AdministratorFactory(UserFactory):
+    role = User.Role.ADMINISTRATOR
+    username = factory.Sequence(lambda n: f"admin{n}")
+    is_staff = True
+    is_superuser = True
+
+
+class CareTeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CareTeam
+        skip_postgeneration_save = True
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+    @factory.post_generation
+    def nurses(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.members.add(*extracted)
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+
+    care_team = factory.SubFactory(CareTeamFactory)
+    organisation = factory.LazyAttribute(lambda o: o.care_team.organisation)
+    display_name = factory.Sequence(lambda n: f"Testy McTestface {n}")
+    date_of_birth = dt.date(1960, 5, 17)
+    mrn = factory.Sequence(lambda n: f"TEST-{n:06d}")
+    time_zone = "Europe/London"
+    email = factory.Sequence(lambda n: f"patient{n}@example.test")
+
+
+class CancerCaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CancerCase
+
+    patient = factory.SubFactory(PatientFactory)
+    cancer_type = "colorectal"
+    facts = factory.LazyFunction(dict)
+    remission_date = dt.date(2024, 3, 15)
