@@ -221,13 +221,31 @@ class CancerCase(models.Model):
         default=SurveillanceStatus.ACTIVE,
         db_index=True,
     )
+    episode = models.PositiveSmallIntegerField(
+        _("surveillance episode"),
+        default=1,
+        help_text=_("Rises each time surveillance resumes after a recurrence."),
+    )
+    followup_from = models.DateField(
+        _("follow-up from"),
+        null=True,
+        blank=True,
+        help_text=_("First day of this plan: enrolment, or the new remission date after a recurrence."),
+    )
+    plan_horizon = models.DateField(_("plan generated until"), null=True, blank=True, editable=False)
+    marker_references = models.JSONField(
+        _("tumour-marker reference values"),
+        default=dict,
+        blank=True,
+        help_text=_("Per item id, the value above which a marker result is flagged as rising."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
 
     class Meta:
-        indexes = [models.Index(fields=["cancer_type"])]
+        indexes = [models.Index(fields=["cancer_type"]), models.Index(fields=["plan_horizon"])]
 
     def __str__(self) -> str:
         return f"{self.get_cancer_type_display()} — remission {self.remission_date:%Y-%m-%d}"

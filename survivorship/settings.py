@@ -175,7 +175,36 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60,
         "options": {"expires": 55},
     },
+    # Every hour: extend the rolling horizon of plans running short of three years ahead.
+    "plans-extend": {
+        "task": "scheduler.plans_extend",
+        "schedule": 60 * 60,
+        "options": {"expires": 55 * 60},
+    },
+    # Every 5 minutes: find reminders whose moment has come and fan out one send per row.
+    "reminders-sweep": {
+        "task": "scheduler.reminders_sweep",
+        "schedule": 5 * 60,
+        "options": {"expires": 4 * 60},
+    },
+    # Every 15 minutes: send the morning digest to nurses for whom it is now 07:00 local.
+    "nurse-digests": {
+        "task": "scheduler.nurse_digests",
+        "schedule": 15 * 60,
+        "options": {"expires": 14 * 60},
+    },
 }
+# Sends run on their own queue so a backlog of reminders never delays other work.
+CELERY_TASK_ROUTES = {
+    "scheduler.reminder_send": {"queue": "reminders"},
+}
+
+# --- SMS -------------------------------------------------------------------------------
+# Pluggable: the console backend logs (without the message body) instead of sending.
+SMS_BACKEND = env.str("SMS_BACKEND", default="scheduler.reminders.sms.ConsoleSMSBackend")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 
 # --- Email ----------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

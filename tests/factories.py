@@ -81,3 +81,23 @@ class CancerCaseFactory(factory.django.DjangoModelFactory):
     cancer_type = "colorectal"
     facts = factory.LazyFunction(dict)
     remission_date = dt.date(2024, 3, 15)
+
+
+class ScheduledEventFactory(factory.django.DjangoModelFactory):
+    """An event made directly (without the rules), for tests of views, feeds, reminders."""
+
+    class Meta:
+        model = "scheduler.ScheduledEvent"
+
+    patient = factory.SubFactory(PatientFactory)
+    key = factory.Sequence(lambda n: f"visit#{n + 1}")
+    item_id = "visit"
+    kind = "visit"
+    title = "Check-up visit"
+    explanation = "A visit with your care team to talk about how you are and examine you."
+    due_date = dt.date(2027, 3, 1)
+    window_start = factory.LazyAttribute(lambda o: o.due_date - dt.timedelta(days=14))
+    window_end = factory.LazyAttribute(lambda o: o.due_date + dt.timedelta(days=14))
+    phase_label = "High vigilance, years 1-3"
+    source = "S5 — PMC9657704 table 5"
+    protocol_version = "2026.1"

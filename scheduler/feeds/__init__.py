@@ -1,0 +1,1 @@
+"""iCalendar feeds: secret tokens, rendering, HTTP caching."""

@@ -1,0 +1,70 @@
+"""Feed tokens: issue, look up, revoke, rotate. The raw token is shown once and never
+stored or logged; the database keeps its SHA-256 hash."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from scheduler.models.feeds import FeedToken, hash_token, new_token
+from survivorship.models import Patient, User
+
+
+def token_issue(
+    *, scope: str, patient: Patient | None = None, nurse: User | None = None, label: str = "",
+    actor: User | None = None,
+) -> tuple[FeedToken, str]:  # fmt: skip
+    """Create a token; returns the row and the raw secret (shown to the owner once)."""
+    raw = new_token()
+    token = FeedToken(
+        scope=scope, patient=patient, nurse=nurse, label=label.strip()[:100], token_hash=hash_token(raw),
+        created_by=actor,
+    )  # fmt: skip
+    token.full_clean()
+    token.save()
+    return token, raw
+
+
+def token_lookup(raw: str) -> FeedToken | None:
+    """The active token for a raw secret, or None (unknown and revoked look the same).
+
+    The lookup is by hash (an index probe), then the stored hash is compared again in
+    constant time so no timing difference depends on how much of it matched."""
+    if not raw or len(raw) > 200:
+        return None
+    digest = hash_token(raw)
+    token = (
+        FeedToken.objects.select_related("patient", "patient__cancer_case", "nurse")
+        .filter(token_hash=digest, revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not hmac.compare_digest(token.token_hash, digest):
+        return None
+    return token
+
+
+def token_revoke(*, token: FeedToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def token_rotate(*, patient: Patient, actor: User | None = None) -> tuple[FeedToken, str]:
+    """Revoke the patient's own feed token(s) at once and issue a new one."""
+    with transaction.atomic():
+        FeedToken.objects.filter(
+            patient=patient, scope=FeedToken.Scope.PATIENT, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now())
+        return token_issue(scope=FeedToken.Scope.PATIENT, patient=patient, actor=actor)
+
+
+def feed_url(raw: str) -> str:
+    return settings.SITE_URL + reverse("feeds:feed", args=[raw])
+
+
+def webcal_url(raw: str) -> str:
+    return "webcal://" + feed_url(raw).split("://", 1)[1]

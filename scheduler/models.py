@@ -1,1 +1,0 @@
-"""Scheduled events, overrides, reminders and feed tokens."""

@@ -1,0 +1,67 @@
+"""Secret feed tokens for iCalendar subscriptions. Only a hash of a token is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from survivorship.models import Patient
+
+TOKEN_BYTES = 32  # 256 bits from the OS CSPRNG
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+class FeedToken(models.Model):
+    """A revocable, scoped secret that lets a calendar app read one feed."""
+
+    class Scope(models.TextChoices):
+        PATIENT = "patient", _("Patient's own calendar")
+        SHARE = "share", _("Shared with a family member")
+        NURSE = "nurse", _("Nurse caseload")
+
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    patient = models.ForeignKey(
+        Patient, null=True, blank=True, on_delete=models.CASCADE, related_name="feed_tokens"
+    )
+    nurse = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="feed_tokens"
+    )
+    label = models.CharField(_("label"), max_length=100, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_user_agent = models.CharField(max_length=300, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(scope="nurse") & Q(nurse__isnull=False) & Q(patient__isnull=True))
+                | (Q(scope__in=["patient", "share"]) & Q(patient__isnull=False) & Q(nurse__isnull=True)),
+                name="feedtoken_scope_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.patient or self.nurse
+        return f"{self.get_scope_display()} feed of {owner} ({'revoked' if self.revoked_at else 'active'})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,55 @@
+"""seed_demo loads obviously fictional data and is idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from survivorship.models import CancerCase, CareTeam, Patient, User
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts() -> dict[str, int]:
+    return {
+        "users": User.objects.count(),
+        "teams": CareTeam.objects.count(),
+        "patients": Patient.objects.count(),
+        "cases": CancerCase.objects.count(),
+    }
+
+
+def test_seed_demo_creates_the_documented_people():
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert User.objects.filter(role=User.Role.ADMINISTRATOR).count() == 1
+    assert User.objects.filter(role=User.Role.NURSE).count() == 3
+    assert CareTeam.objects.count() == 2
+    assert Patient.objects.count() >= 40
+    assert CancerCase.objects.values("cancer_type").distinct().count() >= 8
+    statuses = set(CancerCase.objects.values_list("surveillance_status", flat=True))
+    assert {"active", "paused", "discharged"} <= statuses
+    today = timezone.localdate()
+    dates = list(CancerCase.objects.values_list("remission_date", flat=True))
+    assert max(dates) >= today - dt.timedelta(days=8)
+    assert min(dates) <= today - dt.timedelta(days=5 * 365)
+    assert min(dates) >= today - dt.timedelta(days=8 * 365 + 2)
+    assert all("(demo)" in name for name in Patient.objects.values_list("display_name", flat=True))
+    assert all(mrn.startswith("DEMO-") for mrn in Patient.objects.values_list("mrn", flat=True))
+
+
+def test_seed_demo_twice_creates_nothing_new():
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    before = _counts()
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert _counts() == before
+
+
+def test_demo_logins_work(client):
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    for login in ["admin", "nurse.ada", "patient1@demo.example"]:
+        client.logout()
+        response = client.post("/accounts/login/", {"username": login, "password": "followup-demo"})
+        assert response.status_code == 302, login
