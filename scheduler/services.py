@@ -601,8 +601,8 @@ def event_book(
 
 def event_complete(
     *, event: ScheduledEvent, actor: User | None, completed_on: dt.date, result_text: str = "",
-    result_value: Decimal | None = None, result_unit: str = "", result_flag: str = "", result_shared: bool = False,
-    expected_version: int | None = None,
+    result_value: Decimal | None = None, result_unit: str = "", result_flag: str = "",
+    result_shared: bool = False, expected_version: int | None = None,
 ) -> ScheduledEvent:  # fmt: skip
     with transaction.atomic(), _audited(actor):
         current = _locked(event, expected_version)

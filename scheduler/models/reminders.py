@@ -47,4 +47,4 @@ class Reminder(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_channel_display()} reminder {self.lead_days} d before event {self.event_id}: {self.status}"
+        return f"{self.get_channel_display()} reminder {self.lead_days} d before event {self.event_id}"
