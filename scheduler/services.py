@@ -320,12 +320,22 @@ def plan_regenerate(
                 batch_size=500,
                 default_user=actor,
             )  # fmt: skip
+        _reminders_sync([event.pk for event in to_update])
         horizon_end = case.remission_date + relativedelta(months=horizon)
         if case.plan_horizon != horizon_end:
             CancerCase.objects.filter(pk=case.pk).update(plan_horizon=horizon_end)
         if change.changed:
             logger.info("plan regenerated for patient %s: %s", patient.pk, change.summary())
         return change
+
+
+def _reminders_sync(event_ids: list[int]) -> None:
+    """Re-time or cancel the pending reminders of changed events, in this transaction
+    (so a cancelled event can never be reminded of)."""
+    if event_ids:
+        from scheduler.reminders.service import reminders_sync
+
+        reminders_sync(event_ids=event_ids)
 
 
 def _event_from(proposal: Proposal, patient: Patient, episode: int, actor: User | None) -> ScheduledEvent:
@@ -487,6 +497,7 @@ def _cancel_future_planned(case: CancerCase, *, from_date: dt.date, reason: str,
             ],
             default_user=actor,
         )
+        _reminders_sync([event.pk for event in events])
     return len(events)
 
 
@@ -566,6 +577,7 @@ def _save(event: ScheduledEvent, actor: User | None, fields: Iterable[str]) -> S
     _touch(event, actor, calendar=bool(fields & _CALENDAR_FIELDS))
     event.full_clean()
     event.save(update_fields=[*fields, "sequence", "version", "changed_by", "updated_at"])
+    _reminders_sync([event.pk])
     return event
 
 
