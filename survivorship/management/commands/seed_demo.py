@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from scheduler import services
+from scheduler.models import ScheduledEvent
 from survivorship.models import CancerCase, CareTeam, Organisation, Patient, User
 
 DEMO_PASSWORD = "followup-demo"  # noqa: S105 - documented demo password, demo data only
@@ -138,17 +141,25 @@ class Command(BaseCommand):
                 phone=f"+44 7700 900{index:03d}",  # Ofcom's reserved drama range
                 user=user,
             )
-            patient.full_clean()
-            patient.save()
+            remission = today - dt.timedelta(days=days_ago)
+            # Enrolled at remission, so the plan shows its history too.
             case = CancerCase(
-                patient=patient,
-                cancer_type=cancer_type,
-                facts=facts,
-                remission_date=today - dt.timedelta(days=days_ago),
-                surveillance_status=status,
+                cancer_type=cancer_type, facts=facts, remission_date=remission, followup_from=remission
             )
-            case.full_clean()
-            case.save()
+            services.patient_enrol(patient=patient, case=case, actor=None)
+            self._add_history(patient, today, random.Random(index))
+            if status == CancerCase.SurveillanceStatus.PAUSED:
+                services.recurrence_record(
+                    patient=patient,
+                    detected_on=max(remission, today - dt.timedelta(days=20)),
+                    extent="local",
+                    notes="Demo recurrence.",
+                    actor=None,
+                )
+            elif status == CancerCase.SurveillanceStatus.DISCHARGED:
+                services.surveillance_discharge(
+                    patient=patient, reason="Demo: follow-up complete", actor=None
+                )
             created["patients"] += 1
 
         self.stdout.write(
@@ -157,3 +168,19 @@ class Command(BaseCommand):
                 "(existing rows left as they were).".format(**created)
             )
         )
+
+    @staticmethod
+    def _add_history(patient: Patient, today: dt.date, rng: random.Random) -> None:
+        """Mark most past events done (a marker value for marker tests), leave a few overdue."""
+        past = ScheduledEvent.objects.filter(patient=patient, window_end__lt=today).order_by("due_date")
+        value = Decimal(rng.choice(["0.8", "1.5", "2.4"]))
+        for event in past:
+            if rng.random() < 0.1:
+                continue  # left overdue, for the worklist
+            fields = {}
+            if event.kind == "tumor-marker":
+                value = (value * Decimal(rng.choice(["0.9", "1.0", "1.1", "1.3"]))).quantize(Decimal("0.01"))
+                fields = {"result_value": value, "result_unit": "ng/mL", "result_flag": "normal"}
+            services.event_complete(
+                event=event, actor=None, completed_on=min(event.due_date, today), result_shared=True, **fields
+            )
