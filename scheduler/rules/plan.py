@@ -24,11 +24,12 @@ Windows and tolerances
 
 Alignment ("one trip, not three")
 ---------------------------------
-Occurrences are visited in nominal order (ties: protocol item order, then number). Each one
-joins the latest existing trip date that lies inside its own window and has no occurrence of
-the same item; otherwise it opens a new trip at its nominal date. Trip dates never move once
-opened, so an occurrence's date depends only on those before it: extending the horizon or
-moving ``from_date`` never changes an earlier date, and a date never leaves its window.
+Occurrences are visited month by month in nominal order. Those sharing a nominal month stay
+together on that date if any of them has no earlier trip to join; otherwise each joins the
+latest earlier trip date that lies inside its own window and has no occurrence of the same
+item. A trip's date never moves once opened, so an occurrence's date depends only on those
+nominally due no later than it: extending the horizon or moving ``from_date`` never changes
+an earlier date, and a date never leaves its window (nor moves later than nominal).
 """
 
 from __future__ import annotations
@@ -174,6 +175,19 @@ def _occurrence_months(series: _Series, limit: int) -> list[tuple[int, int]]:
     return out
 
 
+def _earlier_trip(
+    trips: list[tuple[int, set[int]]], order: int, lo: Point, hi: Point
+) -> tuple[int, set[int]] | None:
+    """The latest trip inside the window ``[lo, hi]`` without this item, if any."""
+    for trip in reversed(trips):
+        month, members = trip
+        if (month, 0) < lo:
+            return None
+        if (month, 0) <= hi and order not in members:
+            return trip
+    return None
+
+
 class Plan(NamedTuple):
     """A compiled schedule in month offsets, sorted by due month.
 
@@ -247,20 +261,28 @@ def compile_plan(
 
     trips: list[tuple[int, set[int]]] = []  # (month, orders of the items on that trip), dates ascending
     aligned = []
-    for m, order, number, gen, lo, hi in raw:
-        due = None
-        for month, members in reversed(trips):
-            if (month, 0) < lo:
-                break
-            if (month, 0) <= hi and order not in members:
-                due = month
-                members.add(order)
-                break
-        if due is None:
-            due = m
-            trips.append((m, {order}))
-        if due <= MAX_HORIZON_MONTHS:
-            aligned.append((due, order, number, m, gen, lo, hi))
+    start = 0
+    while start < len(raw):
+        # All occurrences sharing a nominal month decide together: if any of them cannot join an
+        # earlier trip, they all stay on their nominal date; otherwise each joins an earlier trip.
+        stop = start
+        while stop < len(raw) and raw[stop][0] == raw[start][0]:
+            stop += 1
+        group = raw[start:stop]
+        joins = [_earlier_trip(trips, order, lo, hi) for _, order, _, _, lo, hi in group]
+        if any(trip is None for trip in joins):
+            month = group[0][0]
+            trips.append((month, {order for _, order, *_ in group}))
+            dues = [month] * len(group)
+        else:
+            dues = []
+            for (_, order, *_), trip in zip(group, joins, strict=True):
+                trip[1].add(order)
+                dues.append(trip[0])
+        for (m, order, number, gen, lo, hi), due in zip(group, dues, strict=True):
+            if due <= MAX_HORIZON_MONTHS:
+                aligned.append((due, order, number, m, gen, lo, hi))
+        start = stop
     aligned.sort(key=lambda r: (r[0], r[1], r[2]))
 
     point_set: set[Point] = set()
