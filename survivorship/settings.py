@@ -198,6 +198,26 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 CELERY_TASK_ROUTES = {
     "scheduler.reminder_send": {"queue": "reminders"},
 }
+# Reminder delivery (see scheduler/reminders/send.py for the exactly-once argument).
+# A send is killed after REMINDER_SEND_TIME_LIMIT seconds, so a 'sending' claim older than
+# REMINDER_CLAIM_TIMEOUT can only belong to a dead worker and is taken over; a due row
+# whose queue message was lost (a broker restart) is queued again after REMINDER_REQUEUE_AFTER.
+REMINDER_SEND_TIME_LIMIT = env.int("REMINDER_SEND_TIME_LIMIT", default=60)
+REMINDER_CLAIM_TIMEOUT = env.int("REMINDER_CLAIM_TIMEOUT", default=10 * 60)
+REMINDER_REQUEUE_AFTER = env.int("REMINDER_REQUEUE_AFTER", default=15 * 60)
+REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=8)
+REMINDER_RETRY_BACKOFF = env.float("REMINDER_RETRY_BACKOFF", default=30.0)  # seconds, doubles per attempt
+if REMINDER_CLAIM_TIMEOUT <= REMINDER_SEND_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "REMINDER_CLAIM_TIMEOUT must be longer than REMINDER_SEND_TIME_LIMIT, or a live send could be "
+        "taken over by another worker and a reminder sent twice."
+    )
+CELERY_TASK_ANNOTATIONS = {
+    "scheduler.reminder_send": {
+        "time_limit": REMINDER_SEND_TIME_LIMIT,
+        "soft_time_limit": max(1, REMINDER_SEND_TIME_LIMIT * 3 // 4),
+    },
+}
 
 # --- SMS -------------------------------------------------------------------------------
 # Pluggable: the console backend logs (without the message body) instead of sending.

@@ -1,17 +1,19 @@
 """Models of the follow-up schedule, one module per concern."""
 
 from .events import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
-from .feeds import FeedToken
+from .feeds import FeedState, FeedToken
 from .invitations import Invitation
 from .preferences import ReminderPreferences
-from .reminders import Reminder
+from .reminders import NurseDigest, Reminder
 
 __all__ = [
     "CustomItem",
+    "FeedState",
     "FeedToken",
     "Invitation",
     "ItemOverride",
     "Kind",
+    "NurseDigest",
     "PatientAccessLog",
     "Recurrence",
     "Reminder",

@@ -124,6 +124,10 @@ class ScheduledEvent(models.Model):
                 name="event_open_by_window_end",
                 condition=Q(status__in=["planned", "booked"]),
             ),
+            # The reminder sweep looks at open events by their (local) day.
+            models.Index(
+                fields=["due_date"], name="event_open_by_due_date", condition=Q(status__in=["planned", "booked"])
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -30,6 +31,9 @@ class Reminder(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When a send task was last put on the queue for it.")
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -48,3 +52,29 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} reminder {self.lead_days} d before event {self.event_id}"
+
+
+class NurseDigest(models.Model):
+    """The morning digest a nurse received on a (local) day: at most one per nurse per day."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    nurse = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digests")
+    date = models.DateField(help_text=_("The nurse's local day the digest is for."))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
+    summary = models.JSONField(default=dict, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-date", "nurse_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["nurse", "date"], name="nurse_digest_once_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest for {self.nurse} on {self.date:%Y-%m-%d}"
