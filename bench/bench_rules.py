@@ -45,7 +45,7 @@ def rrule_schedule(protocol: Protocol, facts: dict[str, str], remission: date) -
     """The baseline: each applicable item's phases as MONTHLY rrules, no alignment, no windows.
 
     Each phase starts one of its own steps after the item's previous occurrence. Counts differ
-    from the engine's by a few hundredths of a percent: rrule's MONTHLY rule started on the 29th-31st
+    from the engine's by about a quarter of a percent: rrule's MONTHLY rule started on the 29th-31st
     skips shorter months, and where a step overruns a phase end the engine keeps that phase's step.
     """
     start = datetime(remission.year, remission.month, remission.day)
