@@ -29,15 +29,18 @@ browser:
 node-deps:
 	@if [ -f package.json ] && [ ! -d node_modules ]; then npm ci --silent --no-audit --no-fund; fi
 
+# Local development runs with DEBUG on unless the environment says otherwise.
+DEV_ENV := DEBUG=$${DEBUG:-1}
+
 migrate: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
+	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 
 demo: migrate
-	$(BIN)/python manage.py seed_demo
+	$(DEV_ENV) $(BIN)/python manage.py seed_demo
 
 run: demo
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops web, worker and beat)"
-	PORT=$(PORT) DEBUG=$${DEBUG:-1} $(BIN)/honcho start -f Procfile
+	PORT=$(PORT) $(DEV_ENV) $(BIN)/honcho start -f Procfile
 
 test: $(STAMP) browser node-deps
 	$(BIN)/pytest
