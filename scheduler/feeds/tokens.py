@@ -38,7 +38,7 @@ def token_lookup(raw: str) -> FeedToken | None:
         return None
     digest = hash_token(raw)
     token = (
-        FeedToken.objects.select_related("patient", "patient__cancer_case", "nurse")
+        FeedToken.objects.select_related("patient", "patient__preferences", "nurse")
         .filter(token_hash=digest, revoked_at__isnull=True)
         .first()
     )

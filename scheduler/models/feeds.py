@@ -65,3 +65,20 @@ class FeedToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class FeedState(models.Model):
+    """What a feed looked like when it was last rendered.
+
+    Keeps ``Last-Modified`` monotonic (it moves forward whenever the bytes change, even
+    when an event drops out of the feed) and lets a conditional request be answered
+    with 304 without rendering when the rendered bytes have left the cache."""
+
+    feed_key = models.CharField(max_length=40, unique=True, help_text=_("Scope and owner, e.g. patient:12."))
+    marker = models.CharField(max_length=64, help_text=_("Digest of what the feed was rendered from."))
+    etag = models.CharField(max_length=64, help_text=_("Digest of the rendered bytes."))
+    last_modified = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.feed_key} last changed {self.last_modified:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,97 @@
+"""iCalendar serialisation details that calendar clients are strict about.
+
+The calendars are built with ``icalendar`` components; this module turns them into bytes.
+``icalendar`` escapes TEXT correctly, but its folding (7.3) can split an escaped
+backslash (``\\\\``) across a fold, which some clients read as two separate escapes.
+So content lines are taken unfolded from ``icalendar`` and folded here: at most 75
+octets per physical line counting UTF-8 bytes, never inside a character and never
+between a backslash and the character it escapes; CRLF line ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import unicodedata
+
+from icalendar import Calendar, Timezone
+
+FOLD_LIMIT = 75  # octets per physical line, excluding the CRLF
+CRLF = "\r\n"
+
+# Characters a TEXT value may not carry (RFC 5545 3.3.11: no CONTROL except HTAB);
+# newlines are handled separately because they are escaped, not removed.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_UID_SAFE = re.compile(r"[A-Za-z0-9-]")
+
+
+def clean_text(value: str, *, single_line: bool = False, limit: int | None = None) -> str:
+    """Text that is safe to put in a TEXT property: newlines normalised (or joined into
+    one line), other control characters removed, unencodable code points replaced.
+    Escaping itself is left to ``icalendar``."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = _CONTROL.sub("", value)
+    value = value.replace("\u2028", "\n").replace("\u2029", "\n")
+    # Lone surrogates cannot be written as UTF-8; NFC keeps composed forms composed.
+    value = unicodedata.normalize("NFC", value.encode("utf-8", "replace").decode("utf-8"))
+    if single_line:
+        value = ", ".join(part.strip() for part in value.split("\n") if part.strip())
+    value = value.strip()
+    if limit is not None and len(value) > limit:
+        value = value[: limit - 1].rstrip() + "…"
+    return value
+
+
+def uid_part(value: str) -> str:
+    """An injective, ASCII-only spelling of ``value`` for use inside a UID: letters,
+    digits and ``-`` are kept, every other character becomes ``_`` and its UTF-8 bytes
+    in hex (``visit#3`` -> ``visit_233``), so two different keys never share a UID."""
+    out = []
+    for char in value:
+        if _UID_SAFE.fullmatch(char):
+            out.append(char)
+        else:
+            out.append("_" + char.encode("utf-8").hex())
+    return "".join(out)
+
+
+def fold(line: str) -> str:
+    """Fold one unfolded content line (see the module docstring)."""
+    if len(line) <= FOLD_LIMIT // 4 or len(line.encode("utf-8")) <= FOLD_LIMIT:
+        return line
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    limit = FOLD_LIMIT
+    index = 0
+    length = len(line)
+    while index < length:
+        char = line[index]
+        # A backslash escape is one unit: never fold between "\" and what it escapes.
+        token = line[index : index + 2] if char == "\\" and index + 1 < length else char
+        index += len(token)
+        width = len(token.encode("utf-8"))
+        if current and size + width > limit:
+            parts.append("".join(current))
+            current = []
+            size = 0
+            limit = FOLD_LIMIT - 1  # continuation lines start with one space
+        current.append(token)
+        size += width
+    parts.append("".join(current))
+    return (CRLF + " ").join(parts)
+
+
+def calendar_bytes(calendar: Calendar) -> bytes:
+    """The calendar as bytes: icalendar's content lines, folded here, CRLF ends, UTF-8."""
+    lines = calendar.content_lines(sorted=True)
+    return (CRLF.join(fold(str(line)) for line in lines if line) + CRLF).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=256)
+def vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone:
+    """A VTIMEZONE for ``tzid`` valid from 1 January of ``first_year`` to 1 January of
+    ``last_year`` (the range comes from the data, so the same data gives the same bytes).
+    Cached: the component is never modified after it is built."""
+    return Timezone.from_tzid(tzid, first_date=dt.date(first_year, 1, 1), last_date=dt.date(last_year, 1, 1))

@@ -1,0 +1,376 @@
+"""Follow-up events as RFC 5545 / RFC 7986 calendars, built with ``icalendar``.
+
+Decisions (README "Calendar feeds" repeats them for hospital IT):
+
+* ``UID`` comes from the event's stable identity (patient, plan episode, rule key) and
+  the site's domain, so it survives regeneration, booking and moves. The caseload feed
+  uses its own UIDs (``caseload-...``): it is a different calendar with different text.
+* ``DTSTAMP`` = ``LAST-MODIFIED`` = the event's last change in UTC, never "now": the same
+  data gives the same bytes. ``SEQUENCE`` is the event's own counter, which the plan
+  service raises on every change a calendar must see (cancellation included).
+* Status: planned -> ``TENTATIVE`` (a due window, not yet an appointment), booked and
+  completed -> ``CONFIRMED``, skipped and cancelled -> ``CANCELLED`` (listed for 90 days
+  after the change, see ``scheduler.feeds.selectors``).
+* Not booked: an all-day event on the due date (``DTEND`` the next day, exclusive) that
+  does not block busy time. Booked: timed in the patient's zone with a ``VTIMEZONE``
+  for every ``TZID``. Completed without a booking: all-day on the day it was done.
+* Privacy: unless the patient ticked "show test names in my calendar", titles are
+  "Follow-up appointment" and descriptions say nothing about tests, results, reasons or
+  the diagnosis. The caseload feed names patients by initials and MRN only. Every event
+  is ``CLASS:PRIVATE`` so a calendar shared with colleagues shows it as busy only.
+* ``VALARM`` (display) per the patient's lead times in the patient feeds; reminders
+  proper are sent by the reminders service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+from django.utils import dateformat
+from django.utils.translation import gettext as _
+from icalendar import Alarm, Calendar, Event, vDuration
+
+from scheduler.models import ReminderPreferences, ScheduledEvent
+from scheduler.models.preferences import DEFAULT_LEAD_DAYS
+from survivorship.models import Patient
+
+from .ical import calendar_bytes, clean_text, uid_part, vtimezone
+
+PRODID = "-//Survivorship follow-up scheduler//Calendar feeds 1.0//EN"
+REFRESH = dt.timedelta(hours=6)
+DEFAULT_DURATION_MINUTES = 30
+DEFAULT_SEND_HOUR = 9
+CANCELLED_STATUSES = (ScheduledEvent.Status.SKIPPED, ScheduledEvent.Status.CANCELLED)
+_ICAL_STATUS = {
+    ScheduledEvent.Status.PLANNED: "TENTATIVE",
+    ScheduledEvent.Status.BOOKED: "CONFIRMED",
+    ScheduledEvent.Status.COMPLETED: "CONFIRMED",
+    ScheduledEvent.Status.SKIPPED: "CANCELLED",
+    ScheduledEvent.Status.CANCELLED: "CANCELLED",
+}
+_SENTINEL = 987654321  # reversed once per render, then replaced by each event id
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """What a patient allows calendar providers to see, and when they want alarms."""
+
+    details: bool = False
+    lead_days: tuple[int, ...] = tuple(DEFAULT_LEAD_DAYS)
+    send_hour: int = DEFAULT_SEND_HOUR
+
+    @classmethod
+    def of(cls, preferences: ReminderPreferences | None) -> Privacy:
+        """A missing preferences row means the defaults: generic titles, 7 and 1 days."""
+        if preferences is None:
+            return cls()
+        lead = preferences.lead_days if isinstance(preferences.lead_days, list) else DEFAULT_LEAD_DAYS
+        days = tuple(sorted({int(d) for d in lead if isinstance(d, int) and 0 < d <= 60}, reverse=True))
+        hour = preferences.send_hour if preferences.send_hour is not None else DEFAULT_SEND_HOUR
+        return cls(details=bool(preferences.calendar_details), lead_days=days, send_hour=hour)
+
+
+def preferences_of(patient: Patient) -> ReminderPreferences | None:
+    try:
+        return patient.preferences
+    except ReminderPreferences.DoesNotExist:
+        return None
+
+
+def _day(value: dt.date) -> str:
+    return dateformat.format(value, "j F Y")
+
+
+def _url_template(name: str, fallback: str) -> str:
+    try:
+        path = reverse(name, args=[_SENTINEL])
+    except NoReverseMatch:
+        path = fallback
+    return settings.SITE_URL + path
+
+
+def patient_event_urls() -> str:
+    """The patient's page for one event (``{id}`` to fill in)."""
+    return _url_template("patient:event", f"/me/events/{_SENTINEL}/").replace(str(_SENTINEL), "{id}")
+
+
+def nurse_event_urls() -> str:
+    """The nurse's page for one event (``{id}`` to fill in)."""
+    return _url_template("nurse:event", f"/nurse/events/{_SENTINEL}/").replace(str(_SENTINEL), "{id}")
+
+
+# --- one event --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _When:
+    start: dt.date | dt.datetime
+    end: dt.date | dt.datetime
+    timed: bool
+
+
+def _when(event: ScheduledEvent, patient: Patient) -> _When:
+    if event.booked_start is not None and event.status in (
+        ScheduledEvent.Status.BOOKED,
+        ScheduledEvent.Status.COMPLETED,
+    ):
+        zone = patient.zone
+        minutes = event.duration_minutes or DEFAULT_DURATION_MINUTES
+        start = event.booked_start.astimezone(zone)
+        end = (event.booked_start + dt.timedelta(minutes=minutes)).astimezone(zone)
+        return _When(start=start, end=end, timed=True)
+    day = event.due_date
+    if event.status == ScheduledEvent.Status.COMPLETED and event.completed_on:
+        day = event.completed_on
+    return _When(start=day, end=day + dt.timedelta(days=1), timed=False)
+
+
+def _timed_words(when: _When, patient: Patient) -> str:
+    start = when.start
+    assert isinstance(start, dt.datetime)
+    return _("%(day)s at %(time)s (%(zone)s time)") % {
+        "day": dateformat.format(start, "l j F Y"),
+        "time": start.strftime("%H:%M"),
+        "zone": patient.time_zone,
+    }
+
+
+def _status_words(event: ScheduledEvent, when: _When, patient: Patient, *, details: bool, own: bool) -> str:
+    status = event.status
+    if status in CANCELLED_STATUSES:
+        words = (
+            _("This follow-up is no longer planned, so it has been cancelled.")
+            if own
+            else _("Cancelled: no longer planned.")
+        )
+        if details and event.status_reason:
+            words += " " + _("Reason: %(reason)s") % {"reason": clean_text(event.status_reason)}
+        return words
+    if status == ScheduledEvent.Status.COMPLETED:
+        return _("Done on %(day)s.") % {"day": _day(when.start if not when.timed else when.start.date())}
+    if status == ScheduledEvent.Status.BOOKED and when.timed:
+        return _("Booked for %(when)s.") % {"when": _timed_words(when, patient)}
+    words = _("Due between %(start)s and %(end)s (aim for %(due)s).") % {
+        "start": _day(event.window_start),
+        "end": _day(event.window_end),
+        "due": _day(event.due_date),
+    }
+    if own:
+        words += " " + _("Your care team will help you book it.")
+    return words
+
+
+def _patient_texts(
+    event: ScheduledEvent, when: _When, patient: Patient, privacy: Privacy, url: str
+) -> tuple[str, str]:
+    if privacy.details:
+        base = clean_text(event.title, single_line=True, limit=200) or _("Follow-up appointment")
+        about = [base]
+        if event.explanation:
+            about.append(clean_text(event.explanation, limit=2000))
+        why = [
+            part
+            for part in (
+                clean_text(event.phase_label, single_line=True),
+                _("Planned from: %(source)s") % {"source": clean_text(event.source, single_line=True)}
+                if event.source
+                else "",
+            )
+            if part
+        ]
+        if why:
+            about.append(". ".join(why) + ".")
+    else:
+        base = _("Follow-up appointment")
+        about = [
+            _(
+                "A follow-up from your survivorship care plan (a visit or a test). Regular follow-ups "
+                "help your care team find any change early."
+            )
+        ]
+    summary = base
+    if event.status in CANCELLED_STATUSES:
+        summary = _("Cancelled: %(title)s") % {"title": base}
+    lines = [
+        *about,
+        _status_words(event, when, patient, details=privacy.details, own=True),
+        _("The dates come from your care plan; your care team decides what is right for you."),
+        _("Details: %(url)s") % {"url": url},
+    ]
+    return summary, "\n\n".join(lines)
+
+
+def _caseload_texts(
+    event: ScheduledEvent, when: _When, patient: Patient, privacy: Privacy, url: str
+) -> tuple[str, str]:
+    mrn = clean_text(patient.mrn, single_line=True, limit=40)
+    who = f"{patient.initials} · {mrn}"
+    if privacy.details:
+        what = clean_text(event.title, single_line=True, limit=200) or _("Follow-up")
+    elif event.status == ScheduledEvent.Status.PLANNED:
+        what = _("Follow-up due")
+    else:
+        what = _("Follow-up appointment")
+    summary = f"{who} · {what}"
+    if event.status in CANCELLED_STATUSES:
+        summary = _("Cancelled: %(title)s") % {"title": summary}
+    lines = [
+        _("Patient %(initials)s, MRN %(mrn)s.") % {"initials": patient.initials, "mrn": mrn},
+        _status_words(event, when, patient, details=privacy.details, own=False),
+        _("Open in the app: %(url)s") % {"url": url},
+    ]
+    return summary, "\n\n".join(lines)
+
+
+def _alarms(event: Event, *, when: _When, privacy: Privacy, summary: str) -> None:
+    for days in privacy.lead_days:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", _("Reminder: %(title)s") % {"title": summary})
+        if when.timed:
+            trigger = -dt.timedelta(days=days)
+        else:
+            # All-day events start at local midnight: ring at the patient's chosen hour.
+            trigger = -dt.timedelta(days=days) + dt.timedelta(hours=privacy.send_hour)
+        alarm.add("trigger", trigger)
+        event.add_component(alarm)
+
+
+def _vevent(
+    event: ScheduledEvent, patient: Patient, privacy: Privacy, *, caseload: bool, url_template: str
+) -> tuple[Event, _When]:
+    when = _when(event, patient)
+    domain = settings.SITE_DOMAIN
+    stem = "caseload" if caseload else "evt"
+    key = f"{event.patient_id}-{event.episode}-{uid_part(event.key)}"
+    changed = event.updated_at.astimezone(dt.UTC).replace(microsecond=0)
+    if caseload:
+        url = url_template.format(id=event.pk)
+        summary, description = _caseload_texts(event, when, patient, privacy, url)
+    else:
+        url = url_template.format(id=event.pk)
+        summary, description = _patient_texts(event, when, patient, privacy, url)
+    vevent = Event()
+    vevent.add("uid", f"{stem}-{key}@{domain}")
+    vevent.add("dtstamp", changed)
+    vevent.add("last-modified", changed)
+    vevent.add("created", event.created_at.astimezone(dt.UTC).replace(microsecond=0))
+    vevent.add("sequence", event.sequence)
+    vevent.add("summary", summary)
+    vevent.add("description", description)
+    vevent.add("status", _ICAL_STATUS[event.status])
+    vevent.add("class", "PRIVATE")
+    vevent.add("dtstart", when.start)
+    vevent.add("dtend", when.end)
+    vevent.add("transp", "OPAQUE" if when.timed else "TRANSPARENT")
+    if when.timed and event.location:
+        vevent.add("location", clean_text(event.location, single_line=True, limit=200))
+    vevent.add("url", url)
+    if not caseload and event.status in ScheduledEvent.OPEN_STATUSES and privacy.lead_days:
+        _alarms(vevent, when=when, privacy=privacy, summary=summary)
+    return vevent, when
+
+
+# --- calendars ------------------------------------------------------------------------------
+
+
+def _calendar(name: str | None, description: str | None) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    if name is not None:
+        calendar.add("name", name)
+        calendar.add("x-wr-calname", name)
+        if description:
+            calendar.add("description", description)
+            calendar.add("x-wr-caldesc", description)
+        refresh = vDuration(REFRESH)
+        refresh.params["VALUE"] = "DURATION"  # RFC 7986 requires it; icalendar omits it
+        calendar.add("refresh-interval", refresh)
+        calendar["X-PUBLISHED-TTL"] = vDuration(REFRESH)
+    return calendar
+
+
+def _finish(calendar: Calendar, items: Sequence[tuple[Event, _When]]) -> bytes:
+    """Add a VTIMEZONE for every TZID used (sorted, so the bytes never depend on set
+    order), then the events, and serialise."""
+    years: dict[str, list[int]] = {}
+    for _event, when in items:
+        if when.timed:
+            tzid = _tzid(when.start)
+            if tzid:
+                years.setdefault(tzid, []).extend((when.start.year, when.end.year))
+    for tzid in sorted(years):
+        calendar.add_component(vtimezone(tzid, min(years[tzid]) - 1, max(years[tzid]) + 2))
+    for vevent, _unused in items:
+        calendar.add_component(vevent)
+    return calendar_bytes(calendar)
+
+
+def _tzid(value: dt.datetime) -> str | None:
+    key = getattr(value.tzinfo, "key", None)
+    if not key or key in {
+        "UTC",
+        "Etc/UTC",
+        "Etc/GMT",
+        "GMT",
+        "Zulu",
+        "Etc/Zulu",
+        "Universal",
+        "Etc/Universal",
+    }:
+        # icalendar writes these as UTC ("Z" suffix) without a TZID.
+        return None
+    return key
+
+
+def patient_calendar(*, patient: Patient, events: Iterable[ScheduledEvent], shared: bool = False) -> bytes:
+    """The patient's own feed, or the copy shared with family (same events, own name)."""
+    privacy = Privacy.of(preferences_of(patient))
+    if shared:
+        name = _("Follow-up care plan (shared)")
+        description = _("Follow-up visits and tests shared with you from a survivorship care plan.")
+    else:
+        name = _("My follow-up care plan")
+        description = _("Your follow-up visits and tests from your survivorship care plan.")
+    calendar = _calendar(name, description)
+    template = patient_event_urls()
+    items = [_vevent(e, patient, privacy, caseload=False, url_template=template) for e in events]
+    return _finish(calendar, items)
+
+
+def caseload_calendar(*, events: Iterable[ScheduledEvent]) -> bytes:
+    """A nurse's caseload: events carry their patient (with preferences) selected."""
+    calendar = _calendar(
+        _("Caseload follow-ups"),
+        _("Booked and due follow-ups of your care teams' patients (initials and MRN only)."),
+    )
+    template = nurse_event_urls()
+    items = [
+        _vevent(e, e.patient, Privacy.of(preferences_of(e.patient)), caseload=True, url_template=template)
+        for e in events
+    ]
+    return _finish(calendar, items)
+
+
+def render_event_ics(event: ScheduledEvent) -> bytes:
+    """One event as a calendar file (the patient's "add to my calendar" download).
+
+    Same rules as the feed, and the same UID, so importing it next to a subscription
+    updates rather than duplicates. No calendar name or refresh hints: it is a file,
+    not a subscription. Call it with an event the caller is allowed to see (from
+    ``scheduler.selectors.event_for_patient``)."""
+    patient = event.patient
+    privacy = Privacy.of(preferences_of(patient))
+    item = _vevent(event, patient, privacy, caseload=False, url_template=patient_event_urls())
+    return _finish(_calendar(None, None), [item])
+
+
+def event_ics_filename(event: ScheduledEvent) -> str:
+    """A plain file name for the download (no patient data in it)."""
+    return f"follow-up-{event.due_date:%Y-%m-%d}.ics"

@@ -1,0 +1,81 @@
+"""The calendar subscription endpoint: ``/feeds/<token>.ics``.
+
+Thin: the token, the feed and its versions come from ``scheduler.feeds``. A poll that
+changes nothing costs the token lookup and one aggregate query, and is answered 304
+(or 200 with cached bytes) without rendering.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
+from django.views.decorators.http import require_http_methods
+
+from scheduler.feeds.selectors import feed_for_token
+from scheduler.feeds.service import Snapshot, feed_known, feed_rate_limited, feed_render, token_touch
+from scheduler.feeds.tokens import token_lookup
+
+CONTENT_TYPE = "text/calendar; charset=utf-8"
+CACHE_CONTROL = "private, max-age=0"
+
+
+def _not_found() -> HttpResponse:
+    """The same answer for a token that never existed, a revoked one, and one whose
+    owner can no longer have a feed."""
+    response = HttpResponse(b"Not found.\n", status=404, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _too_many(retry_after: int) -> HttpResponse:
+    response = HttpResponse(
+        b"Too many requests for this calendar link. Calendar apps only need to check every few hours.\n",
+        status=429,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = str(retry_after)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _validators(response: HttpResponse, snapshot: Snapshot) -> HttpResponse:
+    response["ETag"] = f'"{snapshot.etag}"'
+    response["Last-Modified"] = http_date(snapshot.last_modified.timestamp())
+    response["Cache-Control"] = CACHE_CONTROL
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _conditional(request: HttpRequest, snapshot: Snapshot) -> HttpResponse | None:
+    """304 (or 412) when the client's copy is current. If-None-Match wins over
+    If-Modified-Since (RFC 9110 13.2.2, as Django implements it)."""
+    answer = get_conditional_response(
+        request, etag=f'"{snapshot.etag}"', last_modified=int(snapshot.last_modified.timestamp())
+    )
+    return _validators(answer, snapshot) if answer is not None else None
+
+
+@require_http_methods(["GET", "HEAD"])
+def feed(request: HttpRequest, token: str) -> HttpResponse:
+    retry_after = feed_rate_limited(token)
+    if retry_after is not None:
+        return _too_many(retry_after)
+    row = token_lookup(token)
+    current = feed_for_token(row) if row is not None else None
+    if current is None:
+        return _not_found()
+    token_touch(token=row, user_agent=request.headers.get("User-Agent", ""))
+
+    snapshot = feed_known(current)
+    if snapshot is not None and (answer := _conditional(request, snapshot)) is not None:
+        return answer
+    if snapshot is None or snapshot.body is None:
+        snapshot = feed_render(current)
+        if (answer := _conditional(request, snapshot)) is not None:
+            return answer
+    body = snapshot.body or b""
+    # No Content-Disposition: an attachment header breaks some subscribing clients.
+    response = HttpResponse(b"" if request.method == "HEAD" else body, content_type=CONTENT_TYPE)
+    response["Content-Length"] = str(len(body))
+    return _validators(response, snapshot)
