@@ -200,7 +200,7 @@ def wanted_reminders(
                     moment,
                     Reminder.Status.DROPPED,
                     "Superseded by a reminder closer to the event.",
-                )  # fmt: skip
+                )
             )
     return result
 
@@ -341,9 +341,9 @@ def reminders_sweep(*, now: dt.datetime | None = None, batch: int = 20000) -> Sw
 
 
 def _queue_sends(ids: list[int]) -> None:
-    from scheduler.tasks import reminder_send
-
     from celery import current_app
+
+    from scheduler.tasks import reminder_send
 
     with current_app.producer_or_acquire() as producer:
         for reminder_id in ids:
