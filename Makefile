@@ -19,10 +19,10 @@ venv: $(STAMP)
 
 # Debian's Chromium for the browser tests (no browser download works here).
 browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
-	  echo "Installing Debian's chromium for the browser tests"; \
+	@if [ ! -x $(CHROMIUM) ] || ! /usr/bin/python3 -c "import gi; gi.require_version('ICalGLib', '3.0')" 2>/dev/null; then \
+	  echo "Installing Debian's chromium (browser tests) and libical's Python bindings (feed tests)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium gir1.2-ical-3.0 python3-gi >/dev/null; \
 	fi
 
 # npm packages used by the tests (axe-core, ical.js); pinned in package-lock.json.

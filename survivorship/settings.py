@@ -226,6 +226,12 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 
+# --- Calendar feeds ---------------------------------------------------------------------
+# Requests per feed link per window (a polite calendar app polls every few hours; a
+# runaway one gets 429 with Retry-After). 0 turns the limit off.
+FEED_RATE_LIMIT = env.int("FEED_RATE_LIMIT", default=60)
+FEED_RATE_WINDOW = env.int("FEED_RATE_WINDOW", default=60 * 60)
+
 # --- Email ----------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"Follow-up care team <no-reply@{SITE_DOMAIN}>")
