@@ -19,7 +19,10 @@ def utc(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=UTC)
 
 
-def moment(day: dt.date, lead: int, zone, hour: int = 9, quiet: Quiet = Quiet()) -> dt.datetime:
+NO_QUIET = Quiet()
+
+
+def moment(day: dt.date, lead: int, zone, hour: int = 9, quiet: Quiet = NO_QUIET) -> dt.datetime:
     return timing.reminder_moment(event_day=day, lead_days=lead, send_hour=hour, zone=zone, quiet=quiet)
 
 

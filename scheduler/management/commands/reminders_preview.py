@@ -43,7 +43,7 @@ class Command(BaseCommand):
             e.pk: e
             for e in ScheduledEvent.objects.filter(pk__in={r.event_id for r in rows[: options["limit"]]})
             .select_related("patient")
-            .only("pk", "due_date", "patient__pk", "patient__mrn", "patient__time_zone")
+            .only("pk", "due_date", "patient__id", "patient__mrn", "patient__time_zone")
         }
         create = [self._row(r, event_info.get(r.event_id)) for r in rows[: options["limit"]]]
         queue = [self._row(r, r.event) for r in due]
@@ -104,8 +104,9 @@ class Command(BaseCommand):
             local = r["send_at_local"][:16].replace("T", " ")
             utc = r["send_at_utc"][:16].replace("T", " ")
             note = f"  ({r['note']})" if r["note"] else ""
+            ident = r["id"] or "(new)"
             self.stdout.write(
-                f"  {r['id'] or '(new)':>8} {r['event']:>8} {r['mrn']:<14} {r['channel']:<7} {r['lead_days']:>4}  "
+                f"  {ident:>8} {r['event']:>8} {r['mrn']:<14} {r['channel']:<7} {r['lead_days']:>4}  "
                 f"{utc:<17} {local:<23} {r['status']}{note}"
             )
         if total > limit:
