@@ -71,7 +71,9 @@ def preferences_update(
         errors.setdefault("time_zone", []).extend(exc.messages)
 
     prefs = preferences_for(patient)
-    prefs.lead_days = leads
+    if leads or channel != Patient.Channel.NONE:
+        prefs.lead_days = leads
+    # else: with reminders off and no lead time ticked, the earlier choice is kept for later.
     prefs.send_hour = send_hour
     prefs.quiet_start = quiet_start
     prefs.quiet_end = quiet_end
