@@ -48,7 +48,7 @@ def artifacts() -> Path:
 def login(page, live_server, username: str, password: str) -> None:
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_label("Email or username").fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
+    page.locator("#id_password").fill(password)  # its label reads "Password*" (required marker)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state("networkidle")
 
