@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 from django.utils.translation import ngettext
 
 from scheduler.models import Kind, ScheduledEvent
@@ -324,14 +325,14 @@ class Progress:
 
 
 PHASES = (
-    (0, 36, "High vigilance: years 1 to 3",
-     "This is when check-ups are most frequent, because it is when the cancer is most likely to come back "
-     "if it does. Most people stay well."),
-    (36, 60, "Extended monitoring: years 3 to 5",
-     "Check-ups become less frequent as the chance of the cancer coming back keeps falling."),
-    (60, None, "Long-term follow-up: year 5 onwards",
-     "Check-ups are usually yearly or less often. Your care team will talk with you about what long-term "
-     "follow-up you need."),
+    (0, 36, N_("High vigilance: years 1 to 3"),
+     N_("This is when check-ups are most frequent, because it is when the cancer is most likely to come back "
+     "if it does. Most people stay well.")),
+    (36, 60, N_("Extended monitoring: years 3 to 5"),
+     N_("Check-ups become less frequent as the chance of the cancer coming back keeps falling.")),
+    (60, None, N_("Long-term follow-up: year 5 onwards"),
+     N_("Check-ups are usually yearly or less often. Your care team will talk with you about what long-term "
+     "follow-up you need.")),
 )  # fmt: skip
 
 

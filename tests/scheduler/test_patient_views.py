@@ -426,3 +426,20 @@ def test_revoking_needs_a_post(client, patient):
     assert client.get(reverse("patient:share_revoke", args=[share.pk])).status_code == 405
     share.refresh_from_db()
     assert share.revoked_at is None
+
+
+def test_agenda_query_count_does_not_grow_with_events(client, patient, django_assert_max_num_queries):
+    client.force_login(patient.user)
+    for n in range(40):
+        ScheduledEventFactory(patient=patient, due_date=dt.date(2026, 1, 1) + dt.timedelta(days=30 * n))
+    with django_assert_max_num_queries(8):
+        response = client.get(reverse("patient:agenda"), {"past": "all"})
+    assert response.content.decode().count("Check-up visit") == 40
+
+
+def test_a_paused_plan_is_explained_kindly_on_where_i_am(client, patient):
+    patient.cancer_case.surveillance_status = "paused"
+    patient.cancer_case.save()
+    client.force_login(patient.user)
+    html = client.get(reverse("patient:progress")).content.decode()
+    assert "Your follow-up plan is paused" in html
