@@ -356,6 +356,7 @@ class TimelineGroup:
     phases: list[str]
     events: list[ScheduledEvent]
     current_episode: bool
+    open: bool = True
 
 
 def _year_of(event: ScheduledEvent, remission: dt.date) -> int:
@@ -365,10 +366,12 @@ def _year_of(event: ScheduledEvent, remission: dt.date) -> int:
     return delta.years + 1
 
 
-def timeline(events: list[ScheduledEvent], case: CancerCase | None) -> list[TimelineGroup]:
+def timeline(events: list[ScheduledEvent], case: CancerCase | None, today: dt.date) -> list[TimelineGroup]:
     """Events grouped by episode and year since remission (years of older episodes count
-    from the first event of that episode)."""
+    from the first event of that episode). Years that start more than 18 months ahead
+    are shown folded, as are older episodes."""
     groups = []
+    fold_after = today + relativedelta(months=18)
     for episode, episode_events in groupby(events, key=lambda e: e.episode):
         episode_events = list(episode_events)
         current = case is None or episode == case.episode
@@ -381,7 +384,12 @@ def timeline(events: list[ScheduledEvent], case: CancerCase | None) -> list[Time
             phases = list(dict.fromkeys(e.phase_label for e in year_events if e.phase_label))
             groups.append(
                 TimelineGroup(
-                    episode=episode, year=year, phases=phases, events=year_events, current_episode=current
+                    episode=episode,
+                    year=year,
+                    phases=phases,
+                    events=year_events,
+                    current_episode=current,
+                    open=current and year_events[0].due_date <= fold_after,
                 )
             )
     return groups
@@ -409,13 +417,13 @@ _AUDIT_EXCLUDED = {
 }
 
 
-def _display(value: object) -> str:
+def _display(value: object, zone: dt.tzinfo) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, dt.datetime):
-        return timezone.localtime(value).strftime("%d %b %Y %H:%M")
+        return value.astimezone(zone).strftime("%d %b %Y %H:%M")
     if isinstance(value, dt.date):
         return value.strftime("%d %b %Y")
     if isinstance(value, Decimal):
@@ -428,8 +436,10 @@ def audit_trail(patient: Patient) -> list[AuditEntry]:
     """Every recorded change of the patient's records, newest first, with before → after.
 
     Each model's history is read in one query, paired per object (``diff_against``).
-    Events created together by one plan generation are shown as one entry.
+    Events created together by one plan generation are shown as one entry. Times are
+    shown in the patient's zone.
     """
+    zone = patient.zone
     sources = [
         (_("Patient"), Patient.history.filter(id=patient.pk), lambda h: h.display_name),
         (_("Cancer case"), CancerCase.history.filter(patient_id=patient.pk), lambda h: h.cancer_type),
@@ -449,7 +459,7 @@ def audit_trail(patient: Patient) -> list[AuditEntry]:
                 delta = row.diff_against(previous, excluded_fields=_AUDIT_EXCLUDED & _field_names(row))
                 for change in delta.changes:
                     name = row.instance_type._meta.get_field(change.field).verbose_name
-                    changes.append((str(name), _display(change.old), _display(change.new)))
+                    changes.append((str(name), _display(change.old, zone), _display(change.new, zone)))
                 if not changes:
                     previous = row
                     continue
@@ -564,7 +574,7 @@ def _patient_context(
         "facts": facts,
         "remission": remission_summary(case, today),
         "today": today,
-        "timeline": timeline(events, case),
+        "timeline": timeline(events, case, today),
         "counts": {
             "open": len(open_events),
             "overdue": sum(1 for e in events if e.overdue),
