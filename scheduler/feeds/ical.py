@@ -58,14 +58,16 @@ def uid_part(value: str) -> str:
 
 def fold(line: str) -> str:
     """Fold one unfolded content line (see the module docstring)."""
-    if len(line) <= FOLD_LIMIT // 4 or len(line.encode("utf-8")) <= FOLD_LIMIT:
+    length = len(line)
+    if length <= FOLD_LIMIT and (line.isascii() or len(line.encode("utf-8")) <= FOLD_LIMIT):
         return line
+    if line.isascii():
+        return _fold_ascii(line)
     parts: list[str] = []
     current: list[str] = []
     size = 0
     limit = FOLD_LIMIT
     index = 0
-    length = len(line)
     while index < length:
         char = line[index]
         # A backslash escape is one unit: never fold between "\" and what it escapes.
@@ -81,6 +83,31 @@ def fold(line: str) -> str:
         size += width
     parts.append("".join(current))
     return (CRLF + " ").join(parts)
+
+
+def _fold_ascii(line: str) -> str:
+    """The common case, one slice per physical line: one byte per character, so only
+    escapes need care (the cut moves back one character when it would fall inside one)."""
+    parts: list[str] = []
+    start, limit, length = 0, FOLD_LIMIT, len(line)
+    while length - start > limit:
+        end = start + limit
+        run = end
+        while run > start and line[run - 1] == "\\":
+            run -= 1
+        if (end - run) % 2:  # the last backslash starts an escape: keep it with its character
+            end -= 1
+        parts.append(line[start:end])
+        start, limit = end, FOLD_LIMIT - 1
+    parts.append(line[start:])
+    return (CRLF + " ").join(parts)
+
+
+def component_bytes(component) -> bytes:
+    """One component (e.g. a VEVENT with its alarms) as folded CRLF lines."""
+    return (
+        CRLF.join(fold(str(line)) for line in component.content_lines(sorted=True) if line) + CRLF
+    ).encode("utf-8")
 
 
 def calendar_bytes(calendar: Calendar) -> bytes:

@@ -25,8 +25,6 @@ from survivorship.models import User
 
 from . import render
 
-# Bump when the rendered format changes, so every cached feed is rendered again.
-FORMAT_VERSION = "1"
 CANCELLED_KEPT_FOR = dt.timedelta(days=90)
 CASELOAD_MONTHS_AHEAD = 12
 CASELOAD_DAYS_BEHIND = 30  # the past month stays visible (recent and overdue items)
@@ -84,7 +82,7 @@ def _zone(name: str):
 
 
 def _digest(*parts: object) -> str:
-    text = "|".join(str(p) for p in (FORMAT_VERSION, settings.SITE_URL, *parts))
+    text = "|".join(str(p) for p in (render.FORMAT_VERSION, settings.SITE_URL, *parts))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

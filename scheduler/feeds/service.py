@@ -1,13 +1,25 @@
 """Serving feeds cheaply: rate limits, rendered bytes reused until the feed changes,
-a monotonic Last-Modified, and a cheap record of when a token was last used.
+a monotonic Last-Modified, and a cheap record of when a link was last used.
 
-* Rendered bytes live in the Django cache under the feed's key and marker (see
-  ``scheduler.feeds.selectors``): a new marker means new content, so entries never need
-  invalidating; stale ones expire.
-* ``FeedState`` (one row per feed) remembers the last marker, ETag and Last-Modified.
-  Last-Modified moves forward whenever the bytes change (also when an event drops out
-  of the feed) and never backwards, and a conditional request can be answered from the
-  row when the cache has lost the bytes.
+Three cache entries and one table:
+
+* **bytes**, under the feed's key and *marker* (the digest of what it was rendered from,
+  see ``scheduler.feeds.selectors``): a new marker means new content, so entries never
+  need invalidating; stale ones expire.
+* a **head** per link (under the token's hash): which feed it opens and that feed's
+  current ETag, Last-Modified and marker, trusted for ``FEED_FRESH_SECONDS`` (default
+  60). Within that window a request costs one cache round trip and no SQL; after it the
+  link and the feed are checked against the database again (the token lookup and one
+  aggregate query), still without rendering unless the feed changed. So a change shows
+  in the feed at most ``FEED_FRESH_SECONDS`` later (calendar apps poll every few hours);
+  revoking or rotating a link drops its head at once.
+* a **rate counter** per link and window.
+* ``FeedState`` (one row per feed) remembers the last marker, ETag and Last-Modified, so
+  Last-Modified moves forward whenever the bytes change (also when an event drops out)
+  and never backwards, and a conditional request is answered without rendering even
+  when the cache lost the bytes.
+
+With Redis as the cache, the counter and the head travel in one pipelined round trip.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -25,9 +37,10 @@ from scheduler.models.feeds import FeedState, FeedToken
 
 from .selectors import Feed
 
-DEFAULT_RATE_LIMIT = 60  # requests per token per window
+DEFAULT_RATE_LIMIT = 60  # requests per link per window
 DEFAULT_RATE_WINDOW = 60 * 60  # seconds
 DEFAULT_CACHE_SECONDS = 24 * 60 * 60
+DEFAULT_FRESH_SECONDS = 60
 DEFAULT_TOUCH_SECONDS = 5 * 60  # record last use at most this often (no write per poll)
 
 
@@ -40,8 +53,30 @@ class Snapshot:
     body: bytes | None
 
 
+@dataclass(frozen=True)
+class Head:
+    """What a link opens, as last checked against the database."""
+
+    token_id: int
+    feed_key: str
+    marker: str
+    etag: str
+    last_modified: int  # Unix seconds
+    last_used: int | None  # Unix seconds
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            etag=self.etag, last_modified=dt.datetime.fromtimestamp(self.last_modified, tz=dt.UTC), body=None
+        )
+
+
 def _setting(name: str, default: int) -> int:
     return int(getattr(settings, name, default))
+
+
+def _cache():
+    return caches["default"]
 
 
 def etag_of(body: bytes) -> str:
@@ -49,60 +84,135 @@ def etag_of(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:40]
 
 
-# --- rate limit -------------------------------------------------------------------------
+def token_digest(raw_token: str) -> str:
+    return hashlib.sha256(raw_token.encode()).hexdigest()
 
 
-def feed_rate_limited(raw_token: str, *, now: dt.datetime | None = None) -> int | None:
-    """Count a request for this token (known or not, so probing is limited too).
+def head_cache_key(token_hash: str) -> str:
+    return f"feeds:head:{token_hash}"
 
-    Returns None when it may proceed, else the seconds until the window resets (for
-    ``Retry-After``). ``FEED_RATE_LIMIT`` requests per ``FEED_RATE_WINDOW`` seconds;
-    0 turns the limit off."""
+
+def link_body_cache_key(token_hash: str) -> str:
+    return f"feeds:linkbody:{token_hash}"
+
+
+def body_cache_key(feed_key: str, marker: str) -> str:
+    return f"feeds:body:{feed_key}:{marker}"
+
+
+# --- the first look: rate limit and head, in one round trip ------------------------------------
+
+
+def feed_poll(
+    raw_token: str, *, want_body: bool, now: dt.datetime | None = None
+) -> tuple[int | None, Head | None, bytes | None]:
+    """Count a request for this link (known or not, so guessing is limited too) and
+    fetch its head, and its bytes when the request is not conditional.
+
+    Returns (retry_after, head, body): retry_after is None when the request may
+    proceed, else the seconds until the window resets (for ``Retry-After``); head is
+    None when the link must be checked against the database. ``FEED_RATE_LIMIT``
+    requests per ``FEED_RATE_WINDOW`` seconds; 0 turns the limit off."""
+    digest = token_digest(raw_token)
     limit = _setting("FEED_RATE_LIMIT", DEFAULT_RATE_LIMIT)
-    if limit <= 0:
-        return None
     window = max(1, _setting("FEED_RATE_WINDOW", DEFAULT_RATE_WINDOW))
     now_s = int((now or timezone.now()).timestamp())
     slot = now_s // window
-    key = f"feeds:rate:{hashlib.sha256(raw_token.encode()).hexdigest()[:32]}:{slot}"
-    cache.add(key, 0, timeout=window + 60)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=window + 60)
-        count = 1
-    if count > limit:
-        return max(1, (slot + 1) * window - now_s)
-    return None
+    rate_key = f"feeds:rate:{digest[:32]}:{slot}"
+    keys = [head_cache_key(digest), *([link_body_cache_key(digest)] if want_body else [])]
+    backend = _cache()
+    redis = _redis_of(backend)
+    if redis is not None:
+        client, serializer = redis
+        pipe = client.pipeline(transaction=False)
+        if limit > 0:
+            real_rate_key = backend.make_and_validate_key(rate_key)
+            pipe.set(real_rate_key, 0, ex=window + 60, nx=True)
+            pipe.incr(real_rate_key)
+        pipe.mget([backend.make_and_validate_key(key) for key in keys])
+        results = pipe.execute()
+        count = results[1] if limit > 0 else 0
+        values = [serializer.loads(v) if v is not None else None for v in results[-1]]
+    else:
+        count = 0
+        if limit > 0:
+            backend.add(rate_key, 0, timeout=window + 60)
+            try:
+                count = backend.incr(rate_key)
+            except ValueError:  # evicted between add and incr
+                backend.set(rate_key, 1, timeout=window + 60)
+                count = 1
+        found = backend.get_many(keys)
+        values = [found.get(key) for key in keys]
+    if limit > 0 and count > limit:
+        return max(1, (slot + 1) * window - now_s), None, None
+    head = values[0] if isinstance(values[0], Head) else None
+    body = None
+    if head is not None and want_body and values[1] is not None:
+        etag, cached_body = values[1]
+        body = cached_body if etag == head.etag else None
+    return None, head, body
 
 
-# --- last use ---------------------------------------------------------------------------
+def _redis_of(backend):
+    """(client, serializer) when the cache is Django's Redis backend, else None. The
+    client is kept on the backend (one per thread): building one costs more than the
+    round trip itself."""
+    from django.core.cache.backends.redis import RedisCache
+
+    if not isinstance(backend, RedisCache):
+        return None
+    pair = getattr(backend, "_feeds_client", None)
+    if pair is None:
+        wrapper = backend._cache  # Django's RedisCacheClient (owns the connection pool)
+        pair = (wrapper.get_client(write=True), wrapper._serializer)
+        backend._feeds_client = pair
+    return pair
 
 
-def token_touch(*, token: FeedToken, user_agent: str, now: dt.datetime | None = None) -> bool:
-    """Record when and by what client a token was last used, at most every few minutes
-    (a poll must not cost a write). Returns whether it wrote."""
+def head_remember(raw_token: str, head: Head, body: bytes | None = None) -> None:
+    """Trust this head (and keep these bytes next to it) for FEED_FRESH_SECONDS."""
+    fresh = _setting("FEED_FRESH_SECONDS", DEFAULT_FRESH_SECONDS)
+    if fresh <= 0:
+        return
+    digest = token_digest(raw_token)
+    values: dict[str, object] = {head_cache_key(digest): head}
+    if body is not None:
+        values[link_body_cache_key(digest)] = (head.etag, body)
+    _cache().set_many(values, timeout=fresh)
+
+
+def heads_forget(token_hashes: list[str]) -> None:
+    """Drop the heads of revoked links, so they answer 404 at once."""
+    if token_hashes:
+        _cache().delete_many(
+            [key for h in token_hashes for key in (head_cache_key(h), link_body_cache_key(h))]
+        )
+
+
+# --- last use ---------------------------------------------------------------------------------
+
+
+def token_touch(
+    *, token_id: int, last_used: dt.datetime | None, user_agent: str, now: dt.datetime | None = None
+) -> dt.datetime | None:
+    """Record when and by what client a link was last used, at most every few minutes
+    (a poll must not cost a write). Returns the new last-used time if it wrote."""
     now = now or timezone.now()
     every = dt.timedelta(seconds=_setting("FEED_TOUCH_SECONDS", DEFAULT_TOUCH_SECONDS))
-    agent = (user_agent or "")[:300]
-    if token.last_used_at is not None and now - token.last_used_at < every:
-        return False
-    FeedToken.objects.filter(pk=token.pk).update(last_used_at=now, last_user_agent=agent)
-    token.last_used_at, token.last_user_agent = now, agent
-    return True
+    if last_used is not None and now - last_used < every:
+        return None
+    FeedToken.objects.filter(pk=token_id).update(last_used_at=now, last_user_agent=(user_agent or "")[:300])
+    return now
 
 
-# --- versions and bytes -----------------------------------------------------------------
-
-
-def _cache_key(feed: Feed) -> str:
-    return f"feeds:body:{feed.key}:{feed.marker}"
+# --- versions and bytes -------------------------------------------------------------------------
 
 
 def feed_known(feed: Feed) -> Snapshot | None:
     """The current version without rendering: from the cache (with the bytes), or from
     the feed's state row when it was rendered from the same marker (without them)."""
-    cached = cache.get(_cache_key(feed))
+    cached = _cache().get(body_cache_key(feed.key, feed.marker))
     if cached is not None:
         etag, stamp, body = cached
         return Snapshot(etag=etag, last_modified=dt.datetime.fromtimestamp(stamp, tz=dt.UTC), body=body)
@@ -118,8 +228,8 @@ def feed_render(feed: Feed, *, now: dt.datetime | None = None) -> Snapshot:
     body = feed.render()
     etag = etag_of(body)
     last_modified = _record_state(feed, etag=etag, now=now)
-    cache.set(
-        _cache_key(feed),
+    _cache().set(
+        body_cache_key(feed.key, feed.marker),
         (etag, int(last_modified.timestamp()), body),
         timeout=_setting("FEED_CACHE_SECONDS", DEFAULT_CACHE_SECONDS),
     )

@@ -48,18 +48,28 @@ def token_lookup(raw: str) -> FeedToken | None:
 
 
 def token_revoke(*, token: FeedToken) -> None:
+    """Revoke a link; it answers 404 from the next request (its cached head is dropped)."""
+    from .service import heads_forget
+
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+    heads_forget([token.token_hash])
 
 
 def token_rotate(*, patient: Patient, actor: User | None = None) -> tuple[FeedToken, str]:
     """Revoke the patient's own feed token(s) at once and issue a new one."""
+    from .service import heads_forget
+
     with transaction.atomic():
-        FeedToken.objects.filter(
+        active = FeedToken.objects.filter(
             patient=patient, scope=FeedToken.Scope.PATIENT, revoked_at__isnull=True
-        ).update(revoked_at=timezone.now())
-        return token_issue(scope=FeedToken.Scope.PATIENT, patient=patient, actor=actor)
+        )
+        retired = list(active.values_list("token_hash", flat=True))
+        active.update(revoked_at=timezone.now())
+        issued = token_issue(scope=FeedToken.Scope.PATIENT, patient=patient, actor=actor)
+    heads_forget(retired)
+    return issued
 
 
 def feed_url(raw: str) -> str:

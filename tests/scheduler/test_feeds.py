@@ -485,3 +485,24 @@ def test_single_event_file_is_read_alike_by_the_three_parsers(mixed_patient):
     event = ScheduledEvent.objects.get(patient=mixed_patient, key="ct#1")
     (parsed,) = three_parsers_agree(render_event_ics(event))
     assert parsed["start"] == ("20270302T093000", "Europe/London")
+
+
+def test_after_a_change_only_the_changed_event_is_rendered_again(client, monkeypatch):
+    from scheduler.feeds import render as render_module
+
+    patient = PatientFactory()
+    events = [ScheduledEventFactory(patient=patient) for _ in range(6)]
+    raw = patient_token(patient)
+    calls = []
+    real = render_module._vevent
+    monkeypatch.setattr(render_module, "_vevent", lambda *a, **kw: calls.append(a[0].pk) or real(*a, **kw))
+    first = feed(client, raw)
+    assert sorted(calls) == sorted(e.pk for e in events)
+    calls.clear()
+    with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
+        services.event_move(event=events[2], actor=None, new_due=events[2].due_date + dt.timedelta(days=1))
+        second = feed(client, raw)
+    assert calls == [events[2].pk]
+    cache.clear()  # rendered from nothing, the bytes are the same
+    with time_machine.travel(NOW + dt.timedelta(minutes=10), tick=False):
+        assert feed(client, raw) == second != first

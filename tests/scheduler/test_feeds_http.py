@@ -28,6 +28,7 @@ NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 @pytest.fixture(autouse=True)
 def _clock_and_cache(settings):
     settings.FEED_RATE_LIMIT = 1000
+    settings.FEED_FRESH_SECONDS = 60
     cache.clear()
     with time_machine.travel(NOW, tick=False):
         yield
@@ -91,14 +92,22 @@ def test_rotating_the_patient_link_retires_the_old_one(client, patient, raw):
     assert client.get(url(fresh)).status_code == 200
 
 
-def test_a_caseload_link_stops_working_when_the_nurse_account_is_deactivated(client):
+def test_a_caseload_link_stops_working_when_the_nurse_account_is_deactivated(client, settings):
     nurse = NurseFactory()
     PatientFactory(care_team=CareTeamFactory(nurses=[nurse]))
     raw = token_issue(scope=FeedToken.Scope.NURSE, nurse=nurse)[1]
     assert client.get(url(raw)).status_code == 200
     nurse.is_active = False
     nurse.save(update_fields=["is_active"])
-    assert client.get(url(raw)).content == client.get(url("never-issued")).content
+    with time_machine.travel(NOW + dt.timedelta(seconds=settings.FEED_FRESH_SECONDS + 1), tick=False):
+        gone = client.get(url(raw))
+        assert gone.status_code == 404
+        assert gone.content == client.get(url("never-issued")).content
+
+
+def test_revoking_a_link_takes_effect_at_the_next_request(client, patient, raw):
+    assert client.get(url(raw)).status_code == 200  # its head is now cached
+    token_revoke(token=FeedToken.objects.get(patient=patient))
     assert client.get(url(raw)).status_code == 404
 
 
@@ -154,7 +163,7 @@ def test_a_preference_change_is_a_change_of_the_feed(client, patient, raw):
     from scheduler.models import ReminderPreferences
 
     before = client.get(url(raw))
-    with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
+    with time_machine.travel(NOW + dt.timedelta(minutes=2), tick=False):
         ReminderPreferences.objects.create(patient=patient, calendar_details=True)
         after = client.get(url(raw))
     assert after["ETag"] != before["ETag"]
@@ -174,7 +183,8 @@ def test_last_modified_moves_forward_when_an_event_drops_out(client, patient, ra
     assert state.last_modified == later
 
 
-def test_last_modified_never_goes_backwards_even_if_the_clock_does(client, patient, raw):
+def test_last_modified_never_goes_backwards_even_if_the_clock_does(client, patient, raw, settings):
+    settings.FEED_FRESH_SECONDS = 0  # check the database on every request
     first = client.get(url(raw))
     with time_machine.travel(NOW - dt.timedelta(hours=1), tick=False):
         ScheduledEventFactory(patient=patient)
@@ -281,16 +291,40 @@ def _queries(client, raw_token: str, **headers) -> tuple[int, int]:
     return response.status_code, len(captured)
 
 
-def test_a_poll_that_changes_nothing_costs_two_queries(client, raw, django_assert_num_queries):
+def test_a_poll_within_the_fresh_window_costs_no_query(client, raw, django_assert_num_queries):
     etag = client.get(url(raw))["ETag"]
-    with django_assert_num_queries(2):  # the token, the feed's aggregate
+    with django_assert_num_queries(0):
         assert client.get(url(raw), headers={"if-none-match": etag}).status_code == 304
-    with django_assert_num_queries(2):
         assert client.get(url(raw)).status_code == 200
 
 
+def test_a_poll_after_the_fresh_window_costs_two_queries_and_no_rendering(
+    client, raw, settings, monkeypatch, django_assert_num_queries
+):
+    first = client.get(url(raw))
+    forbid_rendering(monkeypatch)
+    with time_machine.travel(NOW + dt.timedelta(seconds=settings.FEED_FRESH_SECONDS + 1), tick=False):
+        with django_assert_num_queries(2):  # the token, the feed's aggregate
+            assert client.get(url(raw), headers={"if-none-match": first["ETag"]}).status_code == 304
+        with django_assert_num_queries(0):  # checked again: fresh for another window
+            second = client.get(url(raw))
+    assert second.content == first.content
+
+
+def test_a_change_shows_in_the_feed_once_the_fresh_window_has_passed(client, patient, raw, settings):
+    before = client.get(url(raw))
+    ScheduledEventFactory(patient=patient)
+    with time_machine.travel(NOW + dt.timedelta(seconds=settings.FEED_FRESH_SECONDS - 1), tick=False):
+        assert client.get(url(raw))["ETag"] == before["ETag"]  # cached head: no SQL yet
+    with time_machine.travel(NOW + dt.timedelta(seconds=settings.FEED_FRESH_SECONDS + 1), tick=False):
+        after = client.get(url(raw))
+    assert after["ETag"] != before["ETag"]
+    assert after.content.count(b"BEGIN:VEVENT") == before.content.count(b"BEGIN:VEVENT") + 1
+
+
 @pytest.mark.parametrize("scope", ["patient", "nurse"])
-def test_query_count_does_not_grow_with_the_number_of_events(client, scope):
+def test_query_count_does_not_grow_with_the_number_of_events(client, scope, settings):
+    settings.FEED_FRESH_SECONDS = 0  # measure the database path on every request
     counts = {}
     for size in (5, 100):
         cache.clear()
@@ -316,3 +350,51 @@ def test_query_count_does_not_grow_with_the_number_of_events(client, scope):
         counts[size] = (first, second)
     assert counts[5] == counts[100]
     assert counts[5][1] == (200, 2)
+
+
+# --- with Redis as the cache (the production set-up: one pipelined round trip) -----------------------
+
+
+@pytest.fixture
+def redis_cache(settings):
+    import os
+    import uuid
+
+    base = os.environ["REDIS_URL"].rsplit("/", 1)[0]
+    prefix = f"feedtest-{uuid.uuid4().hex[:8]}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"{base}/12",
+            "KEY_PREFIX": prefix,
+        }
+    }
+    yield
+    import redis
+
+    client = redis.Redis.from_url(f"{base}/12")
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
+
+
+@pytest.mark.redis
+def test_with_redis_a_poll_is_one_round_trip_and_limits_and_revocation_hold(
+    client, patient, raw, settings, redis_cache, django_assert_num_queries
+):
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    assert isinstance(caches["default"], RedisCache)
+    settings.FEED_RATE_LIMIT = 4
+    first = client.get(url(raw))
+    assert first.status_code == 200
+    with django_assert_num_queries(0):
+        assert client.get(url(raw), headers={"if-none-match": first["ETag"]}).status_code == 304
+        assert client.get(url(raw)).content == first.content
+    assert client.get(url(raw)).status_code == 200
+    limited = client.get(url(raw))
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) > 0
+    settings.FEED_RATE_LIMIT = 100
+    token_revoke(token=FeedToken.objects.get(patient=patient))
+    assert client.get(url(raw)).status_code == 404
