@@ -682,11 +682,13 @@ def patient_action(request: HttpRequest, patient_id: int, action: str) -> HttpRe
                     request, _("The case was updated. Plan: %(summary)s.") % {"summary": change.summary()}
                 )
                 return redirect(back)
-    except services.PlanError as exc:
-        form.add_error(None, str(exc))
-    except (ValidationError, RulesError) as exc:
-        messages_ = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
-        for message in messages_:
+    except (services.PlanError, ValidationError, RulesError) as exc:
+        problems = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+        if form is None:  # an action without a form (removing an override)
+            for message in problems:
+                messages.error(request, message)
+            return redirect(back)
+        for message in problems:
             form.add_error(None, message)
     context = _patient_context(request, patient, bound={key: form})
     return render(request, "nurse/patient.html", context, status=400)

@@ -34,7 +34,8 @@ PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(autouse=True)
-def frozen():
+def frozen(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
     with time_machine.travel(NOW, tick=False):
         yield
 
@@ -304,6 +305,18 @@ def test_list_pages_use_the_same_number_of_queries_for_5_and_30_patients(
         body = text(client_nurse.get(url))
     assert "Load Test" in body
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_patient_page_queries_do_not_grow_with_the_plan(client_nurse, patient, django_assert_max_num_queries):
+    url = reverse("nurse:patient", args=[patient.pk])
+    client_nurse.get(url)
+    with django_assert_max_num_queries(25) as small:
+        client_nurse.get(url)
+    for n in range(40):
+        event = ScheduledEventFactory(patient=patient, key=f"extra#{n}", due_date=dt.date(2026, 7, 1))
+        services.event_update_notes(event=event, actor=None, notes=f"note {n}")
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert "note 39" in text(client_nurse.get(url))
 
 
 # --- worklist ---------------------------------------------------------------------------------------
@@ -880,6 +893,7 @@ def test_preview_shows_the_plan_and_saves_nothing_then_save_enrols(client_nurse,
     body = text(response)
     assert "Plan preview" in body and "CEA blood test" in body and "Year 1 in remission" in body
     assert not Patient.objects.exists()
+    previewed = body.split('id="preview-heading"', 1)[1].count("<tr><td>")
     digest = re.search(r'name="preview_digest" value="([0-9a-f]{64})"', body).group(1)
     response = client_nurse.post(
         reverse("nurse:enrol"), {**enrol_data(team), "preview_digest": digest, "action": "save"}
@@ -888,7 +902,7 @@ def test_preview_shows_the_plan_and_saves_nothing_then_save_enrols(client_nurse,
     assert response.status_code == 302
     assert response["Location"] == reverse("nurse:patient", args=[patient.pk])
     assert patient.cancer_case.facts["stage"] == "II"
-    assert ScheduledEvent.objects.filter(patient=patient).exists()
+    assert ScheduledEvent.objects.filter(patient=patient).count() == previewed > 0  # the plan is the preview
     assert patient.history.first().history_user == nurse
 
 
