@@ -212,6 +212,11 @@ if REMINDER_CLAIM_TIMEOUT <= REMINDER_SEND_TIME_LIMIT:
         "REMINDER_CLAIM_TIMEOUT must be longer than REMINDER_SEND_TIME_LIMIT, or a live send could be "
         "taken over by another worker and a reminder sent twice."
     )
+# Celery's Django fixup closes the database connection around every task unless told to
+# reuse it: a new PostgreSQL connection per reminder cost more than the send itself
+# (bench/bench_reminders.py). Reused for this many tasks, then reopened (CONN_MAX_AGE and
+# CONN_HEALTH_CHECKS still apply).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_ANNOTATIONS = {
     "scheduler.reminder_send": {
         "time_limit": REMINDER_SEND_TIME_LIMIT,
@@ -231,6 +236,10 @@ TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 # runaway one gets 429 with Retry-After). 0 turns the limit off.
 FEED_RATE_LIMIT = env.int("FEED_RATE_LIMIT", default=60)
 FEED_RATE_WINDOW = env.int("FEED_RATE_WINDOW", default=60 * 60)
+# For this long after a feed link was checked against the database, further requests
+# for it are answered from the cache without SQL (so a change reaches the feed at most
+# this much later; revoking a link is immediate). 0 checks every request.
+FEED_FRESH_SECONDS = env.int("FEED_FRESH_SECONDS", default=60)
 
 # --- Email ----------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

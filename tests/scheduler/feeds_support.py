@@ -128,3 +128,20 @@ def unfolded_lines(body: bytes) -> list[str]:
 def physical_lines(body: bytes) -> list[bytes]:
     assert b"\n" not in body.replace(b"\r\n", b""), "every line must end in CRLF"
     return body.split(b"\r\n")[:-1]
+
+
+# The feed tests run on an in-process cache even when REDIS_URL is set: they travel in
+# time (Redis expiry does not), and emptying a shared Redis would flush other data.
+LOCAL_CACHE = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "feed-tests"}
+}
+
+
+def clear_cache() -> None:
+    """Empty the in-process test cache; refuses to touch any other backend."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    backend = caches["default"]
+    if isinstance(backend, LocMemCache):
+        backend.clear()

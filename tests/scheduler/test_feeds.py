@@ -9,7 +9,6 @@ import zoneinfo
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, vText
@@ -22,6 +21,8 @@ from scheduler.models import ReminderPreferences, ScheduledEvent
 from survivorship.models import CancerCase, Patient
 from tests.factories import CareTeamFactory, NurseFactory, PatientFactory, ScheduledEventFactory
 from tests.scheduler.feeds_support import (
+    LOCAL_CACHE,
+    clear_cache,
     icalendar_events,
     icaljs_raw,
     libical_raw,
@@ -40,11 +41,12 @@ INJECTION = "Room 4\r\nBEGIN:VEVENT\r\nUID:evil@example.test\r\nSUMMARY:pwned\r\
 
 
 @pytest.fixture(autouse=True)
-def _clock_and_cache():
-    cache.clear()
+def _clock_and_cache(settings):
+    settings.CACHES = LOCAL_CACHE
+    clear_cache()
     with time_machine.travel(NOW, tick=False):
         yield
-    cache.clear()
+    clear_cache()
 
 
 def feed(client, raw: str) -> bytes:
@@ -149,7 +151,7 @@ def test_three_parsers_read_the_same_events_uids_dates_and_statuses(client, mixe
 def test_same_data_gives_the_same_bytes_and_no_timestamp_is_now(client, mixed_patient):
     raw = patient_token(mixed_patient)
     first = feed(client, raw)
-    cache.clear()
+    clear_cache()
     with time_machine.travel(NOW + dt.timedelta(hours=5), tick=False):
         second = feed(client, raw)
     assert first == second
@@ -503,6 +505,6 @@ def test_after_a_change_only_the_changed_event_is_rendered_again(client, monkeyp
         services.event_move(event=events[2], actor=None, new_due=events[2].due_date + dt.timedelta(days=1))
         second = feed(client, raw)
     assert calls == [events[2].pk]
-    cache.clear()  # rendered from nothing, the bytes are the same
+    clear_cache()  # rendered from nothing, the bytes are the same
     with time_machine.travel(NOW + dt.timedelta(minutes=10), tick=False):
         assert feed(client, raw) == second != first

@@ -6,12 +6,12 @@ import re
 from io import StringIO
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from scheduler.models.feeds import FeedToken, hash_token
 from tests.factories import CareTeamFactory, NurseFactory, OrganisationFactory, PatientFactory, UserFactory
+from tests.scheduler.feeds_support import LOCAL_CACHE, clear_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +20,9 @@ WEBCAL = re.compile(r"webcal:\s+webcal://127\.0\.0\.1:8000/feeds/([A-Za-z0-9_-]{
 
 
 @pytest.fixture(autouse=True)
-def _cache():
-    cache.clear()
+def _cache(settings):
+    settings.CACHES = LOCAL_CACHE
+    clear_cache()
 
 
 def run(*args: str) -> str:

@@ -8,7 +8,6 @@ import re
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.http import http_date
@@ -19,6 +18,7 @@ from scheduler.feeds.tokens import token_issue, token_revoke, token_rotate
 from scheduler.models import ScheduledEvent
 from scheduler.models.feeds import FeedState, FeedToken
 from tests.factories import CareTeamFactory, NurseFactory, PatientFactory, ScheduledEventFactory
+from tests.scheduler.feeds_support import LOCAL_CACHE, clear_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +27,13 @@ NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 
 @pytest.fixture(autouse=True)
 def _clock_and_cache(settings):
+    settings.CACHES = LOCAL_CACHE
     settings.FEED_RATE_LIMIT = 1000
     settings.FEED_FRESH_SECONDS = 60
-    cache.clear()
+    clear_cache()
     with time_machine.travel(NOW, tick=False):
         yield
-    cache.clear()
+    clear_cache()
 
 
 @pytest.fixture
@@ -141,7 +142,7 @@ def test_two_requests_without_a_change_get_identical_bytes_etag_and_last_modifie
     first = client.get(url(raw))
     with time_machine.travel(NOW + dt.timedelta(hours=3), tick=False):
         second = client.get(url(raw))
-        cache.clear()  # even when the bytes have to be rendered again
+        clear_cache()  # even when the bytes have to be rendered again
         third = client.get(url(raw))
     assert first.content == second.content == third.content
     assert first["ETag"] == second["ETag"] == third["ETag"]
@@ -227,7 +228,7 @@ def test_if_none_match_wins_over_if_modified_since(client, raw):
 
 def test_304_without_rendering_even_after_the_cached_bytes_are_lost(client, raw, monkeypatch):
     first = client.get(url(raw))
-    cache.clear()
+    clear_cache()
     forbid_rendering(monkeypatch)
     assert client.get(url(raw), headers={"if-none-match": first["ETag"]}).status_code == 304
     since = first["Last-Modified"]
@@ -327,7 +328,7 @@ def test_query_count_does_not_grow_with_the_number_of_events(client, scope, sett
     settings.FEED_FRESH_SECONDS = 0  # measure the database path on every request
     counts = {}
     for size in (5, 100):
-        cache.clear()
+        clear_cache()
         nurse = NurseFactory()
         team = CareTeamFactory(nurses=[nurse])
         patients = [PatientFactory(care_team=team) for _ in range(5 if scope == "patient" else size // 5)]
