@@ -829,6 +829,8 @@ def enrol(request: HttpRequest) -> HttpResponse:
         # "Show the facts for this cancer type": re-show the form, no errors yet.
         initial = {k: v for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "action")}
         initial.pop("preview_digest", None)
+        if initial.get("facts_for") != initial.get("cancer_type"):  # another type: its own defaults
+            initial = {k: v for k, v in initial.items() if not k.startswith(EnrolmentForm.FACT_PREFIX)}
         form = EnrolmentForm(nurse=request.user, initial=initial)
     else:
         form = EnrolmentForm(request.POST, nurse=request.user)

@@ -436,6 +436,8 @@ def test_patient_page_shows_facts_timeline_and_logs_the_view(client_nurse, patie
     assert "Stage" in body and "III" in body  # default fact
     assert "Year 2 in remission" in body and "Year 3 in remission" in body  # enrolled a year after remission
     assert "CEA blood test" in body
+    assert '<details class="timeline-year is-current" open>' in body  # the next 18 months are unfolded
+    assert '<details class="timeline-year is-current">' in body  # later years are folded
     log = PatientAccessLog.objects.get(patient=patient)
     assert log.user == nurse
     assert "Who viewed this page" in body
