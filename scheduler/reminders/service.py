@@ -222,11 +222,11 @@ class SweepResult:
         )
 
 
-def _window_events(now: dt.datetime) -> list[dict]:
+def window_queryset(now: dt.datetime):
     """Open events of active, reminded patients whose day is near: one indexed range scan
     (``event_open_by_due_date``) whatever the size of the table."""
     today = now.date()
-    return list(
+    return (
         ScheduledEvent.objects.filter(
             status__in=OPEN,
             due_date__gte=today - dt.timedelta(days=DROP_LOOKBACK_DAYS),
@@ -242,7 +242,7 @@ def _window_events(now: dt.datetime) -> list[dict]:
 def reminders_plan(*, now: dt.datetime | None = None) -> tuple[list[Reminder], list[dict]]:
     """The rows the sweep would create now (unsaved), and the events it looked at."""
     now = now or timezone.now()
-    events = _window_events(now)
+    events = list(window_queryset(now))
     if not events:
         return [], events
     low = min(e["due_date"] for e in events)
@@ -320,11 +320,14 @@ def reminders_sweep(*, now: dt.datetime | None = None, batch: int = 20000) -> Sw
         result.created = len(rows)
         dropped = [r for r in rows if r.status == Reminder.Status.DROPPED]
         result.dropped = len(dropped)
-        for row in dropped:
+        if dropped:
             logger.warning(
-                "reminder dropped: event %s, %s %d days before: %s",
-                row.event_id, row.channel, row.lead_days, row.last_error,
-            )  # fmt: skip
+                "%d reminder(s) dropped (the event had happened, or a later reminder supersedes them): "
+                "events %s%s",
+                len(dropped),
+                ", ".join(str(r.event_id) for r in dropped[:20]),
+                " ..." if len(dropped) > 20 else "",
+            )
     with transaction.atomic():
         ids = list(
             reminders_due(now=now)

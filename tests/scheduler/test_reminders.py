@@ -159,7 +159,7 @@ def test_missed_reminders_of_a_passed_event_are_dropped_and_logged(
         result = sweep(django_capture_on_commit_callbacks)
     assert result.dropped == 2
     assert {r.status for r in rows(event).values()} == {Status.DROPPED}
-    assert "reminder dropped" in caplog.text
+    assert "2 reminder(s) dropped" in caplog.text
     assert queued == []
 
 

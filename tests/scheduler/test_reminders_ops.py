@@ -103,10 +103,14 @@ class _FakeTwilio(BaseHTTPRequestHandler):
     status = 201
     seen: list[dict] = []
 
-    def do_POST(self):  # noqa: N802 - http.server's naming
+    def do_POST(self):
         length = int(self.headers["Content-Length"])
         type(self).seen.append(
-            {"path": self.path, "auth": self.headers["Authorization"], "form": self.rfile.read(length).decode()}
+            {
+                "path": self.path,
+                "auth": self.headers["Authorization"],
+                "form": self.rfile.read(length).decode(),
+            }
         )
         body = json.dumps({"sid": "SM123"} if self.status < 300 else {"code": 21211, "message": "bad +1555"})
         self.send_response(self.status)
@@ -145,7 +149,9 @@ def test_twilio_backend_posts_the_message_with_basic_auth(twilio):
     }
 
 
-@pytest.mark.parametrize("status,error", [(503, TransientSendError), (429, TransientSendError), (400, PermanentSendError)])
+@pytest.mark.parametrize(
+    "status,error", [(503, TransientSendError), (429, TransientSendError), (400, PermanentSendError)]
+)
 def test_twilio_errors_are_transient_or_permanent(twilio, status, error):
     twilio.status = status
     with pytest.raises(error) as raised:
@@ -167,7 +173,9 @@ def test_twilio_without_credentials_refuses_to_start(settings):
 
 
 @pytest.mark.django_db
-def test_an_sms_reminder_goes_through_the_configured_backend(twilio, settings, django_capture_on_commit_callbacks):
+def test_an_sms_reminder_goes_through_the_configured_backend(
+    twilio, settings, django_capture_on_commit_callbacks
+):
     settings.SMS_BACKEND = "scheduler.reminders.sms.TwilioSMSBackend"
     with time_machine.travel(dt.datetime(2026, 3, 1, 12, tzinfo=UTC), tick=False) as clock:
         case = CancerCaseFactory(patient__reminder_channel="sms", patient__phone="+447700900123")
@@ -195,7 +203,11 @@ def caseload():
     patient = case.patient
     overdue = ScheduledEventFactory(patient=patient, due_date=dt.date(2026, 2, 1), title="CT scan")
     ScheduledEventFactory(patient=patient, due_date=dt.date(2026, 3, 4), title="Check-up visit")
-    for day, value in [(dt.date(2025, 6, 1), "2.0"), (dt.date(2025, 9, 1), "3.1"), (dt.date(2025, 12, 1), "6.4")]:
+    for day, value in [
+        (dt.date(2025, 6, 1), "2.0"),
+        (dt.date(2025, 9, 1), "3.1"),
+        (dt.date(2025, 12, 1), "6.4"),
+    ]:
         ScheduledEventFactory(
             patient=patient, due_date=day, item_id="cea", kind="tumor-marker", title="CEA blood test",
             status="completed", completed_on=day, result_value=Decimal(value), result_unit="ng/mL",
@@ -212,7 +224,9 @@ def caseload():
 def test_digest_is_due_at_seven_in_the_nurses_zone(caseload):
     nurse, other = caseload
     # 20:00 UTC on 1 March is 07:00 on 2 March in Sydney (AEDT, +11) and 20:00 in London.
-    assert digest.nurses_due(now=dt.datetime(2026, 3, 1, 19, 59, tzinfo=UTC)) == [(other.pk, dt.date(2026, 3, 1))]
+    assert digest.nurses_due(now=dt.datetime(2026, 3, 1, 19, 59, tzinfo=UTC)) == [
+        (other.pk, dt.date(2026, 3, 1))
+    ]
     due = digest.nurses_due(now=dt.datetime(2026, 3, 1, 20, 0, tzinfo=UTC))
     assert (nurse.pk, dt.date(2026, 3, 2)) in due
     assert other.pk not in [n for n, _d in due]  # 20:00 in London: too late for a morning digest
