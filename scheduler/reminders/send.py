@@ -2,12 +2,13 @@
 
 The exactly-once argument
 -------------------------
-1. **Claim.** In one short transaction the row is locked (``SELECT ... FOR UPDATE SKIP
-   LOCKED``) and moved ``pending -> sending`` with ``claimed_at = now`` and
-   ``attempts + 1``. Only a row that is pending and due, or a ``sending`` claim older than
-   ``REMINDER_CLAIM_TIMEOUT``, can be claimed, so of any number of task messages for one
-   row (two sweeps, a broker redelivery, a retry, a message restored after a worker was
-   lost) exactly one gets it; the others find nothing to do and return.
+1. **Claim.** The row and its event are read, checked (plan, channel, lead time, quiet
+   hours, address), and the row is moved ``pending -> sending`` (``claimed_at = now``,
+   ``attempts + 1``) by one conditional UPDATE matching only the row as it was read:
+   pending and due, or a ``sending`` claim older than ``REMINDER_CLAIM_TIMEOUT``. Of any
+   number of task messages for one row (two sweeps, a broker redelivery, a retry, a
+   message restored after a worker was lost) exactly one UPDATE matches; the others find
+   nothing to do and return.
 2. **Deliver** outside any transaction, then **record** ``sent`` with an UPDATE guarded by
    ``status='sending' AND claimed_at=<our claim>``.
 3. **Transient failure** (SMTP 4xx, connection refused or dropped, SMS 429/5xx): the row
@@ -27,9 +28,13 @@ reminder is worse than a repeat), and made the window as narrow as it can be: th
 Every attempt of one reminder carries the same ``Message-ID``, so mail systems that
 de-duplicate show a repeat once. A worker that dies anywhere else (before delivery, or
 after recording) causes no repeat: before delivery nothing went out, after it the row is
-``sent``. The integration tests prove both halves (tests/integration/test_reminders_celery.py):
+``sent``. The integration tests (tests/integration/test_reminders_celery.py) show both:
 a worker group SIGKILLed while both its processes wait inside delivery (the server has
-not accepted the messages) is restarted and every reminder arrives exactly once.
+not accepted their mail) is restarted and every reminder arrives exactly once; a worker
+group SIGKILLed at an arbitrary moment loses nothing, and any repeat is one of the (at
+most two) reminders that were 'sending' at that moment. The claim's commit is
+asynchronous on PostgreSQL (see ``_claim``): a crash of PostgreSQL itself may forget a
+claim made in the last fraction of a second, another at-least-once case.
 """
 
 from __future__ import annotations
