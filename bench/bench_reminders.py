@@ -111,7 +111,7 @@ SELECT 1 + g % %(patients)s, 1, 'visit#' || g, 'rules', 'visit', 'visit', 'Check
     d, d - 14, d + 14, '', '', '2026.1',
     CASE WHEN d < CURRENT_DATE - 30 THEN 'completed' ELSE 'planned' END, '', false, false, '', '', '', '', false, '',
     0, 1, now() - interval '400 days', now() - interval '400 days'
-FROM (SELECT g, CURRENT_DATE - 1825 + (g * 7919) % 3650 AS d FROM generate_series(1, %(events)s) g) s;
+FROM (SELECT g, CURRENT_DATE - 1825 + ((g::bigint * 7919) % 3650)::int AS d FROM generate_series(1, %(events)s) g) s;
 """
 
 
