@@ -19,6 +19,10 @@ cache (BENCH_REDIS_URL, default redis://127.0.0.1:6379/11), and measures in the 
 Throughput comes from wrk (apt install wrk) when present, else from a multi-process
 Python load generator. The rate limit stays on (set very high) so its cost is counted.
 Targets: b/a >= 0.5, c/a >= 0.8, (d) first render < 500 ms, cached < 50 ms median.
+
+Run it again with FEED_FRESH_SECONDS=0 in the environment to measure the path every
+request takes when its link was not checked in the last minute (a real calendar app,
+polling every few hours): the token lookup and one aggregate query on each request.
 """
 
 from __future__ import annotations
@@ -184,7 +188,9 @@ def _wrk(port: int, path: str, *, seconds: int, connections: int, headers: dict)
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
-        raise SystemExit(f"wrk saw {errors.group(1)} error responses on {path}:\n{out}")
+        log = Path(os.environ.get("BENCH_SERVER_LOG", "/dev/null"))
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.is_file() else ""
+        raise SystemExit(f"wrk saw {errors.group(1)} error responses on {path}:\n{out}\nserver log:\n{tail}")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
@@ -250,19 +256,22 @@ def main() -> int:
     seed = _seed(args.patients)
     print(f"  seeded in {seed['seed_seconds']:.1f} s", flush=True)
 
+    server_log = open(ROOT / "var" / "bench_feeds_server.log", "w")  # noqa: SIM115 - closed in finally
+    os.environ["BENCH_SERVER_LOG"] = server_log.name
     gunicorn = subprocess.Popen(
         [
             str(ROOT / ".venv" / "bin" / "gunicorn"), "survivorship.wsgi:application",
             "--bind", f"127.0.0.1:{args.port}", "--workers", str(args.workers),
             "--worker-class", "sync", "--log-level", "warning", "--chdir", str(ROOT),
         ],
-        env=env, cwd=ROOT, start_new_session=True,
+        env=env, cwd=ROOT, start_new_session=True, stdout=server_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         return _measure(args, seed, redis_url)
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)
         gunicorn.wait(timeout=30)
+        server_log.close()
         _clean_redis(redis_url)
         if not args.keep:
             from django.db import connections
@@ -352,7 +361,8 @@ def _measure(args, seed: dict, redis_url: str) -> int:
         "",
         f"Feeds benchmark: gunicorn {args.workers} sync workers on loopback, PostgreSQL, Redis cache, {tool}",
         f"  {args.connections} connections, {args.rounds} interleaved rounds of {args.duration} s per "
-        f"figure, {os.cpu_count()} CPUs shared by server, load generator, PostgreSQL and Redis",
+        f"figure, {os.cpu_count()} CPUs shared by server, load generator, PostgreSQL and Redis; "
+        f"FEED_FRESH_SECONDS={os.environ.get('FEED_FRESH_SECONDS', '60 (default)')}",
         f"  (a)  bare Django view                       {a:8.0f} req/s  (rounds: {_list(rounds['a'])})",
         f"  (b)  patient feed, {seed['long_events']} events over {seed['long_years']:.0f} years, {page} KiB"
         f"  {b:8.0f} req/s  (rounds: {_list(rounds['b'])})",

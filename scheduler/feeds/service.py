@@ -14,6 +14,10 @@ Three cache entries and one table:
   in the feed at most ``FEED_FRESH_SECONDS`` later (calendar apps poll every few hours);
   revoking or rotating a link drops its head at once.
 * a **rate counter** per link and window.
+* each worker also keeps, for ``FEED_LOCAL_SECONDS`` (default 5), the heads and bytes it
+  served, so a client polling in a loop costs no round trip at all (its requests are
+  counted in batches); a link revoked in one worker stops working in the others within
+  those seconds.
 * ``FeedState`` (one row per feed) remembers the last marker, ETag and Last-Modified, so
   Last-Modified moves forward whenever the bytes change (also when an event drops out)
   and never backwards, and a conditional request is answered without rendering even
@@ -30,7 +34,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
+from django.dispatch import receiver
 from django.utils import timezone
 
 from scheduler.models.feeds import FeedState, FeedToken
@@ -42,6 +48,9 @@ DEFAULT_RATE_WINDOW = 60 * 60  # seconds
 DEFAULT_CACHE_SECONDS = 24 * 60 * 60
 DEFAULT_FRESH_SECONDS = 60
 DEFAULT_TOUCH_SECONDS = 5 * 60  # record last use at most this often (no write per poll)
+DEFAULT_LOCAL_SECONDS = 5  # a link's head and bytes kept in each worker's memory
+DEFAULT_LOCAL_BYTES = 32 * 1024 * 1024  # memory budget of those copies, per worker
+DEFAULT_LOCAL_ENTRIES = 2000
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class Head:
     etag: str
     last_modified: int  # Unix seconds
     last_used: int | None  # Unix seconds
+    checked: float = 0.0  # when it was checked against the database (Unix seconds)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -71,8 +81,21 @@ class Head:
         )
 
 
+_settings: dict[str, int] = {}
+
+
 def _setting(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
+    """An integer setting, read once (a miss on Django's settings costs an exception)."""
+    try:
+        return _settings[name]
+    except KeyError:
+        value = _settings[name] = int(getattr(settings, name, default))
+        return value
+
+
+@receiver(setting_changed)
+def _forget_settings(**kwargs) -> None:
+    _settings.clear()
 
 
 def _cache():
@@ -103,6 +126,51 @@ def body_cache_key(feed_key: str, marker: str) -> str:
 # --- the first look: rate limit and head, in one round trip ------------------------------------
 
 
+@dataclass
+class _Local:
+    """A link's head (and bytes) kept in this process for a few seconds, with its share
+    of the rate count not yet added to the shared counter."""
+
+    expires: float
+    head: Head
+    body: bytes | None
+    slot: int
+    counted: int  # the shared count at the last sync
+    pending: int = 0  # requests served here since
+
+
+_local: dict[str, _Local] = {}
+_local_bytes = 0
+
+
+def local_forget(digests: list[str] | None = None) -> None:
+    """Drop this process's copies (of some links, or all)."""
+    global _local_bytes
+    if digests is None:
+        _local.clear()
+        _local_bytes = 0
+        return
+    for digest in digests:
+        entry = _local.pop(digest, None)
+        if entry is not None and entry.body is not None:
+            _local_bytes -= len(entry.body)
+
+
+def _local_keep(digest: str, entry: _Local, now: float) -> None:
+    global _local_bytes
+    size = len(entry.body) if entry.body is not None else 0
+    budget = _setting("FEED_LOCAL_BYTES", DEFAULT_LOCAL_BYTES)
+    if size > budget // 4:
+        entry.body, size = None, 0
+    local_forget([digest])
+    if _local_bytes + size > budget or len(_local) >= DEFAULT_LOCAL_ENTRIES:
+        local_forget([d for d, e in _local.items() if e.expires <= now])
+        if _local_bytes + size > budget or len(_local) >= DEFAULT_LOCAL_ENTRIES:
+            local_forget()
+    _local[digest] = entry
+    _local_bytes += size
+
+
 def feed_poll(
     raw_token: str, *, want_body: bool, now: dt.datetime | None = None
 ) -> tuple[int | None, Head | None, bytes | None]:
@@ -112,13 +180,39 @@ def feed_poll(
     Returns (retry_after, head, body): retry_after is None when the request may
     proceed, else the seconds until the window resets (for ``Retry-After``); head is
     None when the link must be checked against the database. ``FEED_RATE_LIMIT``
-    requests per ``FEED_RATE_WINDOW`` seconds; 0 turns the limit off."""
+    requests per ``FEED_RATE_WINDOW`` seconds; 0 turns the limit off.
+
+    A link answered in the last ``FEED_LOCAL_SECONDS`` is served from this process's
+    memory; its requests are added to the shared counter in batches of a tenth of the
+    limit (at most 100), so across several workers the limit may be passed by at most
+    one batch per worker before 429s start (a single worker is exact)."""
     digest = token_digest(raw_token)
     limit = _setting("FEED_RATE_LIMIT", DEFAULT_RATE_LIMIT)
     window = max(1, _setting("FEED_RATE_WINDOW", DEFAULT_RATE_WINDOW))
-    now_s = int((now or timezone.now()).timestamp())
+    now_f = (now or timezone.now()).timestamp()
+    now_s = int(now_f)
     slot = now_s // window
+    retry_after = max(1, (slot + 1) * window - now_s)
     rate_key = f"feeds:rate:{digest[:32]}:{slot}"
+
+    entry = _local.get(digest)
+    if (
+        entry is not None
+        and entry.expires > now_f
+        and entry.slot == slot
+        and (entry.body is not None or not want_body)
+    ):
+        if limit <= 0:
+            return None, entry.head, entry.body
+        entry.pending += 1
+        if entry.counted + entry.pending > limit:
+            return retry_after, None, None
+        if entry.pending >= max(1, min(100, limit // 10)):
+            entry.counted, entry.pending = _count(rate_key, entry.pending, window), 0
+            if entry.counted > limit:
+                return retry_after, None, None
+        return None, entry.head, entry.body
+
     keys = [head_cache_key(digest), *([link_body_cache_key(digest)] if want_body else [])]
     backend = _cache()
     redis = _redis_of(backend)
@@ -134,24 +228,45 @@ def feed_poll(
         count = results[1] if limit > 0 else 0
         values = [serializer.loads(v) if v is not None else None for v in results[-1]]
     else:
-        count = 0
-        if limit > 0:
-            backend.add(rate_key, 0, timeout=window + 60)
-            try:
-                count = backend.incr(rate_key)
-            except ValueError:  # evicted between add and incr
-                backend.set(rate_key, 1, timeout=window + 60)
-                count = 1
+        count = _count(rate_key, 1, window) if limit > 0 else 0
         found = backend.get_many(keys)
         values = [found.get(key) for key in keys]
     if limit > 0 and count > limit:
-        return max(1, (slot + 1) * window - now_s), None, None
+        return retry_after, None, None
     head = values[0] if isinstance(values[0], Head) else None
     body = None
     if head is not None and want_body and values[1] is not None:
         etag, cached_body = values[1]
         body = cached_body if etag == head.etag else None
+    if head is not None and (body is not None or not want_body):
+        local_seconds = _setting("FEED_LOCAL_SECONDS", DEFAULT_LOCAL_SECONDS)
+        if local_seconds > 0:
+            # Never trusted longer than the shared head itself (FEED_FRESH_SECONDS after its check).
+            expires = min(
+                now_f + local_seconds, head.checked + _setting("FEED_FRESH_SECONDS", DEFAULT_FRESH_SECONDS)
+            )
+            entry = _Local(expires=expires, head=head, body=body, slot=slot, counted=count)
+            _local_keep(digest, entry, now_f)
     return None, head, body
+
+
+def _count(rate_key: str, amount: int, window: int) -> int:
+    """Add to a link's shared request count; returns the new total."""
+    backend = _cache()
+    redis = _redis_of(backend)
+    if redis is not None:
+        client, _serializer = redis
+        real = backend.make_and_validate_key(rate_key)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(real, 0, ex=window + 60, nx=True)
+        pipe.incrby(real, amount)
+        return pipe.execute()[1]
+    backend.add(rate_key, 0, timeout=window + 60)
+    try:
+        return backend.incr(rate_key, amount)
+    except ValueError:  # evicted between add and incr
+        backend.set(rate_key, amount, timeout=window + 60)
+        return amount
 
 
 def _redis_of(backend):
@@ -183,7 +298,9 @@ def head_remember(raw_token: str, head: Head, body: bytes | None = None) -> None
 
 
 def heads_forget(token_hashes: list[str]) -> None:
-    """Drop the heads of revoked links, so they answer 404 at once."""
+    """Drop the heads of revoked links, so they answer 404 at once (other workers'
+    in-memory copies expire within FEED_LOCAL_SECONDS)."""
+    local_forget(token_hashes)
     if token_hashes:
         _cache().delete_many(
             [key for h in token_hashes for key in (head_cache_key(h), link_body_cache_key(h))]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django.views.decorators.http import require_http_methods
@@ -64,6 +65,9 @@ def _validators(response: HttpResponse, snapshot: Snapshot) -> HttpResponse:
 def _conditional(request: HttpRequest, snapshot: Snapshot) -> HttpResponse | None:
     """304 (or 412) when the client's copy is current. If-None-Match wins over
     If-Modified-Since (RFC 9110 13.2.2, as Django implements it)."""
+    if request.META.get("HTTP_IF_NONE_MATCH") == f'"{snapshot.etag}"' and "HTTP_IF_MATCH" not in request.META:
+        # The common poll, exactly our ETag: the answer Django's full evaluation gives.
+        return _validators(HttpResponseNotModified(), snapshot)
     answer = get_conditional_response(
         request, etag=f'"{snapshot.etag}"', last_modified=int(snapshot.last_modified.timestamp())
     )
@@ -76,7 +80,7 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     retry_after, head, body = feed_poll(token, want_body=not conditional)
     if retry_after is not None:
         return _too_many(retry_after)
-    user_agent = request.headers.get("User-Agent", "")
+    user_agent = request.META.get("HTTP_USER_AGENT", "")
     if head is not None:
         # Checked against the database less than FEED_FRESH_SECONDS ago: no SQL.
         last_used = dt.datetime.fromtimestamp(head.last_used, tz=dt.UTC) if head.last_used else None
@@ -117,6 +121,7 @@ def _remember(raw: str, row, current, snapshot: Snapshot, touched: dt.datetime |
             etag=snapshot.etag,
             last_modified=int(snapshot.last_modified.timestamp()),
             last_used=int(used.timestamp()) if used else None,
+            checked=timezone.now().timestamp(),
         ),
         snapshot.body,
     )

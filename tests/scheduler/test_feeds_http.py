@@ -270,6 +270,28 @@ def test_a_runaway_client_gets_429_with_retry_after(client, raw, settings):
         assert client.get(url(raw)).status_code == 200
 
 
+def test_requests_answered_from_memory_are_still_counted_and_limited(client, raw, settings):
+    from scheduler.feeds.service import token_digest
+
+    settings.FEED_RATE_LIMIT = 20  # counted in batches of 2 towards the shared counter
+    answers = [client.get(url(raw)).status_code for _ in range(23)]
+    assert answers == [200] * 20 + [429] * 3
+    slot = int(NOW.timestamp()) // settings.FEED_RATE_WINDOW
+    from django.core.cache import cache
+
+    assert cache.get(f"feeds:rate:{token_digest(raw)[:32]}:{slot}") >= 20
+
+
+def test_a_link_polled_in_a_loop_costs_no_cache_round_trip(client, raw, monkeypatch):
+    from scheduler.feeds import service
+
+    etag = client.get(url(raw))["ETag"]
+    client.get(url(raw), headers={"if-none-match": etag})  # now also in this worker's memory
+    monkeypatch.setattr(service, "_cache", lambda: pytest.fail("the shared cache was used"))
+    for _ in range(5):
+        assert client.get(url(raw), headers={"if-none-match": etag}).status_code == 304
+
+
 def test_the_limit_also_holds_for_unknown_tokens(client, settings):
     settings.FEED_RATE_LIMIT = 2
     assert [client.get(url("guess")).status_code for _ in range(3)] == [404, 404, 429]
