@@ -149,6 +149,8 @@ else:
     # with no server at all. Good for one machine; use Redis for several.
     CELERY_BROKER_URL = "filesystem://"
     CELERY_RESULT_BACKEND = None
+    for _folder in ("queue", "processed"):  # kombu expects them to exist
+        (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
