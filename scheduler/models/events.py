@@ -126,7 +126,9 @@ class ScheduledEvent(models.Model):
             ),
             # The reminder sweep looks at open events by their (local) day.
             models.Index(
-                fields=["due_date"], name="event_open_by_due_date", condition=Q(status__in=["planned", "booked"])
+                fields=["due_date"],
+                name="event_open_by_due_date",
+                condition=Q(status__in=["planned", "booked"]),
             ),
         ]
 
