@@ -231,3 +231,14 @@ def test_a_changed_email_address_invalidates_the_link(client, nurse, patient):
     patient.save()
     response = client.get(reverse("patient:invitation_accept", args=[raw]))
     assert response.status_code == 410
+
+
+def test_the_nurse_patient_page_links_to_the_invitation_until_the_patient_has_a_login(client, nurse, patient):
+    client.force_login(nurse)
+    invite_url = reverse("patient:invite_send", args=[patient.pk])
+    assert invite_url in client.get(reverse("nurse:patient", args=[patient.pk])).content.decode()
+    patient.user = UserFactory()
+    patient.save(update_fields=["user"])
+    html = client.get(reverse("nurse:patient", args=[patient.pk])).content.decode()
+    assert invite_url not in html
+    assert "has a patient login" in html
