@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -164,40 +163,23 @@ def digest_build(*, nurse: User, date: dt.date) -> Digest:
 
 
 def _rising(patients) -> list[DigestItem]:
-    from scheduler import charts  # written alongside; imported lazily
+    from scheduler import charts
+    from scheduler.selectors import rising_flags
 
-    rows = (
-        ScheduledEvent.objects.filter(
-            patient__in=patients,
-            patient__cancer_case__surveillance_status=CancerCase.SurveillanceStatus.ACTIVE,
-            status=ScheduledEvent.Status.COMPLETED,
-            result_value__isnull=False,
-            kind__in=charts.NUMERIC_KINDS,
-        )
-        .order_by()
-        .values_list(
-            "patient_id", "item_id", "title", "kind", "completed_on", "result_value", "result_unit", "pk"
-        )
+    active = (
+        Patient.objects.filter(pk__in=patients)
+        .filter(cancer_case__surveillance_status=CancerCase.SurveillanceStatus.ACTIVE)
+        .select_related("cancer_case")
+        .order_by("pk")
     )
-    results: dict[int, list[tuple]] = defaultdict(list)
-    for patient_id, item_id, title, kind, on, value, unit, pk in rows:
-        if charts.is_trend_marker(item_id=item_id, title=title, kind=kind):
-            results[patient_id].append((item_id, title, on, value, unit, pk))
-    if not results:
-        return []
+    flags = rising_flags(active)
     items = []
-    cases = {
-        c.patient_id: c for c in CancerCase.objects.filter(patient_id__in=results).select_related("patient")
-    }
-    for patient_id in sorted(results):
-        case = cases.get(patient_id)
-        if case is None:
-            continue
-        for series in charts.rising_items(results[patient_id], case.marker_references):
+    for patient in active:
+        for series in flags.get(patient.pk, []):
             latest = series.latest
             items.append(
                 DigestItem(
-                    case.patient.initials,
+                    patient.initials,
                     series.title,
                     _("%(value)s %(unit)s on %(day)s")
                     % {
@@ -205,7 +187,7 @@ def _rising(patients) -> list[DigestItem]:
                         "unit": series.unit,
                         "day": _day(latest.on),
                     },
-                    _url("nurse:patient", patient_id),
+                    _url("nurse:patient", patient.pk),
                     note="; ".join(series.reasons),
                 )
             )

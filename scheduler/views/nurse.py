@@ -11,8 +11,6 @@ subquery annotations and the rows of a page are fetched in one query each.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import groupby
@@ -57,7 +55,14 @@ from scheduler.models import (
     ScheduledEvent,
 )
 from scheduler.rules import RulesError, default_library
-from scheduler.selectors import event_for_nurse, patient_for_nurse, patients_for_nurse, require_nurse
+from scheduler.selectors import (
+    event_for_nurse,
+    marker_results,
+    patient_for_nurse,
+    patients_for_nurse,
+    require_nurse,
+    rising_flags,
+)
 from survivorship.models import CancerCase, Patient, User
 
 OPEN = ScheduledEvent.OPEN_STATUSES
@@ -128,43 +133,6 @@ def remission_summary(case: CancerCase | None, today: dt.date) -> Remission | No
         status=case.surveillance_status,
         status_label=case.get_surveillance_status_display(),
     )
-
-
-# --- marker flags --------------------------------------------------------------------------------
-
-
-def _marker_results(patient_ids: Iterable[int]) -> dict[int, list[tuple]]:
-    """Numeric results of completed marker events, per patient (one query)."""
-    rows = (
-        ScheduledEvent.objects.filter(
-            patient_id__in=list(patient_ids),
-            status=ScheduledEvent.Status.COMPLETED,
-            result_value__isnull=False,
-            kind__in=charts.NUMERIC_KINDS,
-        )
-        .order_by()
-        .values_list(
-            "patient_id", "item_id", "title", "kind", "completed_on", "result_value", "result_unit", "pk"
-        )
-    )
-    by_patient: dict[int, list[tuple]] = defaultdict(list)
-    for patient_id, item_id, title, kind, on, value, unit, pk in rows:
-        if charts.is_trend_marker(item_id=item_id, title=title, kind=kind):
-            by_patient[patient_id].append((item_id, title, on, value, unit, pk))
-    return by_patient
-
-
-def rising_flags(patients: Iterable[Patient]) -> dict[int, list[charts.MarkerSeries]]:
-    patients = list(patients)
-    results = _marker_results(p.pk for p in patients)
-    flags = {}
-    for patient in patients:
-        case = getattr(patient, "cancer_case", None)
-        references = case.marker_references if case else {}
-        rising = charts.rising_items(results.get(patient.pk, []), references)
-        if rising:
-            flags[patient.pk] = rising
-    return flags
 
 
 # --- caseload ------------------------------------------------------------------------------------
@@ -503,7 +471,7 @@ def _collapse_creations(entries: list[AuditEntry]) -> list[AuditEntry]:
 
 
 def _marker_series_for(patient: Patient, case: CancerCase | None) -> list[charts.MarkerSeries]:
-    results = _marker_results([patient.pk]).get(patient.pk, [])
+    results = marker_results([patient.pk]).get(patient.pk, [])
     return charts.marker_series(results, case.marker_references if case else {})
 
 
