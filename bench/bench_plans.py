@@ -77,6 +77,7 @@ def main() -> None:
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
     os.environ["REDIS_URL"] = ""
     os.environ["AXES_ENABLED"] = "0"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["DJANGO_SETTINGS_MODULE"] = "survivorship.settings"
 
     import django
@@ -125,10 +126,25 @@ def main() -> None:
         # Enrolled at remission so the plan holds its past events too (a realistic caseload).
         case = CancerCase(cancer_type=slug, facts=facts, remission_date=remission, followup_from=remission)
         services.patient_enrol(patient=patient, case=case, actor=None)
+        # A nurse-added repeating item, as many plans have (a regular call or a lab).
+        services.custom_item_add(
+            patient=patient,
+            actor=None,
+            kind="lab" if i % 2 else "visit",
+            title="Blood count" if i % 2 else "Nurse telephone review",
+            explanation="Added by the care team for this patient.",
+            first_due=remission + dt.timedelta(days=30),
+            interval_months=2,
+        )
     seeded = time.perf_counter() - start
     # Some history: complete the past events of most patients, with marker values.
     past = ScheduledEvent.objects.filter(due_date__lt=today - dt.timedelta(days=60), status="planned")
     past.update(status="completed", completed_on=today - dt.timedelta(days=61))
+    # What autovacuum would do soon after a bulk load: fresh statistics, no dead index entries.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
     n_events = ScheduledEvent.objects.count()
     print(f"Seeded {args.patients} patients, {n_events} events in {seeded:.1f} s", flush=True)
 
