@@ -28,15 +28,15 @@ def test_a_nurse_enrols_a_patient_books_and_completes_an_event(page, live_server
     login(page, live_server, "nina.nurse", PASSWORD)
     page.goto(f"{live_server.url}/nurse/enrol/")
     form = page.locator("#enrol-form")
-    form.get_by_label("Full name").fill("Katherine Johnson")
+    form.get_by_label("Full name").fill("Testa Fictional")
     form.get_by_label("Date of birth").fill("1958-08-26")
-    form.get_by_label("Medical record number (MRN)").fill("KJ-1918")
-    form.get_by_label("Email").fill("katherine@example.test")
+    form.get_by_label("Medical record number (MRN)").fill("TEST-1918")
+    form.get_by_label("Email").fill("testa@example.test")
     # Choosing the type shows its facts (the page's script submits the "show facts" step).
     form.get_by_label("Cancer type").select_option("colorectal")
     expect(page.locator("#facts")).to_be_visible()
     # The first step kept what was typed.
-    expect(form.get_by_label("Full name")).to_have_value("Katherine Johnson")
+    expect(form.get_by_label("Full name")).to_have_value("Testa Fictional")
     form.get_by_label("Stage").select_option("III")
     form.get_by_label("Remission date").fill(remission.isoformat())
 
@@ -46,9 +46,9 @@ def test_a_nurse_enrols_a_patient_books_and_completes_an_event(page, live_server
     assert not Patient.objects.exists(), "nothing is saved by a preview"
 
     page.get_by_role("button", name="Save and enrol").first.click()
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Katherine Johnson")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Testa Fictional")
     expect(page.locator(".alert-success")).to_contain_text("is enrolled")
-    patient = Patient.objects.get(mrn="KJ-1918")
+    patient = Patient.objects.get(mrn="TEST-1918")
 
     # The first event with inline actions (due within the next months).
     card = page.locator("article.timeline-event:has(details.quick-actions)").first
@@ -85,7 +85,7 @@ def test_a_nurse_enrols_a_patient_books_and_completes_an_event(page, live_server
     assert axe_violations(page) == []
 
     page.goto(f"{live_server.url}/nurse/")
-    expect(page.get_by_role("link", name="Katherine Johnson")).to_be_visible()
+    expect(page.get_by_role("link", name="Testa Fictional")).to_be_visible()
     page.screenshot(path=str(artifacts / "nurse-caseload.png"), full_page=True)
     assert axe_violations(page) == []
 

@@ -355,19 +355,19 @@ def test_patient_who_opted_in_sees_titles_explanations_and_sources(client, mixed
 def test_caseload_feed_names_patients_by_initials_and_mrn_only(client):
     nurse = NurseFactory()
     team = CareTeamFactory(nurses=[nurse])
-    mine = PatientFactory(care_team=team, display_name="Ada Lovelace", mrn="MRN-0042")
+    mine = PatientFactory(care_team=team, display_name="Ada Testcase", mrn="MRN-0042")
     ScheduledEventFactory(patient=mine, due_date=dt.date(2027, 1, 5), title="PSA blood test")
-    other = PatientFactory(display_name="Grace Hopper")
+    other = PatientFactory(display_name="Grace Placeholder")
     ScheduledEventFactory(patient=other, due_date=dt.date(2027, 1, 5))
     ScheduledEventFactory(patient=mine, due_date=dt.date(2028, 6, 1))  # beyond 12 months
     body = feed(client, token_issue(scope="nurse", nurse=nurse)[1])
     events = vevents(body)
     assert len(events) == 1
     (event,) = events.values()
-    assert str(event["SUMMARY"]) == "AL · MRN-0042 · Follow-up due"
+    assert str(event["SUMMARY"]) == "AT · MRN-0042 · Follow-up due"
     assert str(event["UID"]).startswith(f"caseload-{mine.pk}-1-")
     texts = _texts(body)
-    assert "Lovelace" not in texts and "Ada" not in texts and "Hopper" not in texts and "PSA" not in texts
+    assert "Testcase" not in texts and "Ada" not in texts and "Placeholder" not in texts and "PSA" not in texts
     assert "VALARM" not in body.decode()  # the nurse's own reminders are the worklist
     assert (
         str(event["URL"])

@@ -61,7 +61,7 @@ def enrol(
     team,
     nurse,
     *,
-    name="Ada Lovelace",
+    name="Ada Testcase",
     mrn="MRN-1",
     remission=dt.date(2025, 6, 1),
     cancer_type="colorectal",
@@ -193,11 +193,11 @@ def test_actions_only_accept_post(client_nurse, patient):
 
 
 def test_caseload_shows_name_mrn_type_remission_next_due_and_overdue_count(client_nurse, team, nurse):
-    patient = enrol(team, nurse, name="Grace Hopper", mrn="GH-77", remission=dt.date(2024, 6, 1))
+    patient = enrol(team, nurse, name="Grace Placeholder", mrn="GH-77", remission=dt.date(2024, 6, 1))
     ScheduledEventFactory(patient=patient, key="late#1", due_date=dt.date(2026, 4, 1), title="Late scan")
     ScheduledEventFactory(patient=patient, key="late#2", due_date=dt.date(2026, 3, 1), title="Later scan")
     body = text(client_nurse.get(reverse("nurse:caseload")))
-    assert "Grace Hopper" in body
+    assert "Grace Placeholder" in body
     assert "GH-77" in body
     assert "Colorectal cancer" in body
     assert "2.0 years" in body
@@ -207,9 +207,9 @@ def test_caseload_shows_name_mrn_type_remission_next_due_and_overdue_count(clien
 
 
 def test_caseload_filters_by_search_type_status_overdue_and_due_within(client_nurse, team, nurse):
-    ada = enrol(team, nurse, name="Ada Lovelace", mrn="AL-1")
+    ada = enrol(team, nurse, name="Ada Testcase", mrn="AL-1")
     bob = enrol(
-        team, nurse, name="Bob Marley", mrn="BM-2", cancer_type="prostate", remission=dt.date(2020, 1, 1)
+        team, nurse, name="Rob Mockley", mrn="BM-2", cancer_type="prostate", remission=dt.date(2020, 1, 1)
     )
     ScheduledEventFactory(patient=bob, key="late#1", due_date=dt.date(2026, 3, 1))
     services.surveillance_discharge(patient=ada, reason="moved away", actor=nurse)
@@ -217,18 +217,18 @@ def test_caseload_filters_by_search_type_status_overdue_and_due_within(client_nu
 
     def names(**params):
         body = text(client_nurse.get(url, params))
-        return {n for n in ("Ada Lovelace", "Bob Marley") if n in body}
+        return {n for n in ("Ada Testcase", "Rob Mockley") if n in body}
 
-    assert names() == {"Ada Lovelace", "Bob Marley"}
-    assert names(q="bm-2") == {"Bob Marley"}
-    assert names(q="lovel") == {"Ada Lovelace"}
-    assert names(cancer_type="prostate") == {"Bob Marley"}
-    assert names(status="discharged") == {"Ada Lovelace"}
-    assert names(overdue="on") == {"Bob Marley"}
+    assert names() == {"Ada Testcase", "Rob Mockley"}
+    assert names(q="bm-2") == {"Rob Mockley"}
+    assert names(q="testc") == {"Ada Testcase"}
+    assert names(cancer_type="prostate") == {"Rob Mockley"}
+    assert names(status="discharged") == {"Ada Testcase"}
+    assert names(overdue="on") == {"Rob Mockley"}
     bob_next = ScheduledEvent.objects.filter(patient=bob, status="planned", due_date__gte=TODAY).order_by(
         "due_date"
     )[0]
-    assert names(due_within=(bob_next.due_date - TODAY).days) == {"Bob Marley"}
+    assert names(due_within=(bob_next.due_date - TODAY).days) == {"Rob Mockley"}
 
 
 def test_caseload_sorts_by_overdue_count(client_nurse, team, nurse):
@@ -323,7 +323,7 @@ def test_patient_page_queries_do_not_grow_with_the_plan(client_nurse, patient, d
 
 
 def test_worklist_lists_overdue_and_due_soon_grouped_by_patient(client_nurse, team, nurse, other_nurse):
-    patient = enrol(team, nurse, name="Grace Hopper", mrn="GH-1")
+    patient = enrol(team, nurse, name="Grace Placeholder", mrn="GH-1")
     ScheduledEventFactory(patient=patient, key="late#1", title="Overdue scan", due_date=dt.date(2026, 4, 1))
     ScheduledEventFactory(patient=patient, key="soon#1", title="Soon visit", due_date=dt.date(2026, 6, 25))
     ScheduledEventFactory(patient=patient, key="far#1", title="Far visit", due_date=dt.date(2026, 12, 25))
@@ -338,7 +338,7 @@ def test_worklist_lists_overdue_and_due_soon_grouped_by_patient(client_nurse, te
     stranger = enrol(CareTeamFactory(nurses=[other_nurse]), other_nurse, name="Not Mine", mrn="NM-1")
     ScheduledEventFactory(patient=stranger, key="late#1", title="Their scan", due_date=dt.date(2026, 4, 1))
     body = text(client_nurse.get(reverse("nurse:worklist")))
-    assert "Grace Hopper" in body
+    assert "Grace Placeholder" in body
     assert "Overdue scan" in body and "! Overdue" in body
     assert "Soon visit" in body
     assert "Far visit" not in body
@@ -851,9 +851,9 @@ def test_case_facts_outside_the_protocol_are_refused(client_nurse, patient):
 
 def enrol_data(team, **overrides):
     data = {
-        "display_name": "Katherine Johnson",
+        "display_name": "Testa Fictional",
         "date_of_birth": "1958-08-26",
-        "mrn": "KJ-1918",
+        "mrn": "TEST-1918",
         "time_zone": "Europe/London",
         "email": "kj@example.test",
         "phone": "",
@@ -900,7 +900,7 @@ def test_preview_shows_the_plan_and_saves_nothing_then_save_enrols(client_nurse,
     response = client_nurse.post(
         reverse("nurse:enrol"), {**enrol_data(team), "preview_digest": digest, "action": "save"}
     )
-    patient = Patient.objects.get(mrn="KJ-1918")
+    patient = Patient.objects.get(mrn="TEST-1918")
     assert response.status_code == 302
     assert response["Location"] == reverse("nurse:patient", args=[patient.pk])
     assert patient.cancer_case.facts["stage"] == "II"
@@ -957,7 +957,7 @@ def test_enrolment_with_bad_input_shows_field_errors_and_saves_nothing(
 def test_enrolment_refuses_a_duplicate_mrn_and_another_teams_care_team(
     client_nurse, team, nurse, other_nurse
 ):
-    enrol(team, nurse, mrn="KJ-1918")
+    enrol(team, nurse, mrn="TEST-1918")
     response = client_nurse.post(reverse("nurse:enrol"), {**enrol_data(team), "action": "preview"})
     assert response.status_code == 400
     assert "already enrolled" in text(response)
