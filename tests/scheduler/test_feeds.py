@@ -367,9 +367,7 @@ def test_caseload_feed_names_patients_by_initials_and_mrn_only(client):
     assert str(event["SUMMARY"]) == "AT · MRN-0042 · Follow-up due"
     assert str(event["UID"]).startswith(f"caseload-{mine.pk}-1-")
     texts = _texts(body)
-    assert not {"Testcase", "Ada", "Placeholder", "PSA"} & {
-        w for w in ("Testcase", "Ada", "Placeholder", "PSA") if w in texts
-    }
+    assert not any(word in texts for word in ("Testcase", "Ada", "Placeholder", "PSA"))
     assert "VALARM" not in body.decode()  # the nurse's own reminders are the worklist
     assert (
         str(event["URL"])
