@@ -137,9 +137,9 @@ def _audited(actor: User | None, reason: str = "") -> Iterator[None]:
 # --- proposals --------------------------------------------------------------------------
 
 
-def horizon_months_for(case: CancerCase, today: dt.date) -> int:
+def horizon_months_for(remission_date: dt.date, today: dt.date) -> int:
     """Months from remission to at least ``ROLLING_HORIZON_MONTHS`` after today."""
-    delta = relativedelta(today, case.remission_date)
+    delta = relativedelta(today, remission_date)
     months = delta.years * 12 + delta.months + (1 if delta.days else 0) + ROLLING_HORIZON_MONTHS
     return max(ROLLING_HORIZON_MONTHS, min(months, MAX_HORIZON_MONTHS))
 
@@ -200,11 +200,7 @@ def plan_proposals(
     preview uses this directly). Raises ``rules.RulesError`` for bad input."""
     protocol = rules.default_library().get(cancer_type)
     if horizon_months is None:
-        delta = relativedelta(today, remission_date)
-        horizon_months = max(
-            ROLLING_HORIZON_MONTHS,
-            min(delta.years * 12 + delta.months + 1 + ROLLING_HORIZON_MONTHS, MAX_HORIZON_MONTHS),
-        )
+        horizon_months = horizon_months_for(remission_date, today)
     occurrences = rules.generate(
         protocol,
         facts,
@@ -255,7 +251,7 @@ def plan_regenerate(
             change.kept = len(existing)
             return change
 
-        horizon = horizon_months_for(case, today)
+        horizon = horizon_months_for(case.remission_date, today)
         proposals = plan_proposals(
             cancer_type=case.cancer_type,
             facts=case.facts,

@@ -779,7 +779,6 @@ def _preview(form: EnrolmentForm) -> list[PreviewYear]:
         remission_date=case.remission_date,
         today=max(today, case.remission_date),
         from_date=case.followup_from,
-        horizon_months=services.horizon_months_for(case, today),
     )
     years = []
     for year, items in groupby(
