@@ -116,6 +116,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The reminder send path keeps its two statements prepared on each worker connection
+# (scheduler/reminders/send.py): planning its six-table claim costs more than running it.
+# psycopg prepares only for cursors that bind parameters on the server, which only that
+# path uses (Django's own cursors bind on the client), and only when the connection has a
+# prepare_threshold. Set to 0 behind a pooler that cannot carry prepared statements
+# (PgBouncer before 1.21 in transaction mode).
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+if DB_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker, result backend and cache -------------------------------------

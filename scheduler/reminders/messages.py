@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -17,9 +18,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat
 from django.utils.translation import gettext as _
 
-from scheduler.models import Reminder, ScheduledEvent
+from scheduler.models import ScheduledEvent
 
 from . import timing
+
+if TYPE_CHECKING:
+    from .send import ClaimedReminder
 
 
 def _url(name: str, *args: object, fallback: str = "/me/") -> str:
@@ -30,7 +34,7 @@ def _url(name: str, *args: object, fallback: str = "/me/") -> str:
     return f"{settings.SITE_URL}{path}"
 
 
-def message_id(reminder: Reminder) -> str:
+def message_id(reminder: ClaimedReminder) -> str:
     """The same Message-ID for every attempt of one reminder, so a mail system that sees
     a repeat (after a worker died between the server's "250 OK" and our commit) can
     recognise it as the same message."""
@@ -52,59 +56,58 @@ class ReminderContent:
     lead_days: int
 
 
-def reminder_content(reminder: Reminder, *, details: bool) -> ReminderContent:
-    event: ScheduledEvent = reminder.event
-    patient = event.patient
-    zone = patient.zone
-    booked = event.status == ScheduledEvent.Status.BOOKED and event.booked_start is not None
-    what = event.title if details else _("your follow-up appointment")
+def reminder_content(reminder: ClaimedReminder) -> ReminderContent:
+    """The words of a reminder. The event's title (which may name a test) only appears
+    when the patient opted in to details (``reminder.details``)."""
+    zone = reminder.ctx.zone
+    booked = reminder.event_status == ScheduledEvent.Status.BOOKED and reminder.booked_start is not None
+    what = reminder.title if reminder.details else _("your follow-up appointment")
     if booked:
-        local = event.booked_start.astimezone(zone)
+        local = reminder.booked_start.astimezone(zone)
         when = _("%(day)s at %(time)s (%(zone)s time)") % {
             "day": dateformat.format(local, "l j F Y"),
             "time": dateformat.format(local, "H:i"),
-            "zone": patient.time_zone,
+            "zone": zone.key,
         }
         when_short = dateformat.format(local, "D j M, H:i")
     else:
-        day = timing.event_day(due_date=event.due_date, booked_start=None, zone=zone)
+        day = timing.event_day(due_date=reminder.due_date, booked_start=None, zone=zone)
         when = _("due around %(day)s — your care team will confirm the exact time") % {
             "day": dateformat.format(dt.datetime.combine(day, dt.time(12)), "l j F Y")
         }
         when_short = dateformat.format(dt.datetime.combine(day, dt.time(12)), "D j M")
-    subject_what = event.title if details else _("your follow-up appointment")
-    subject = _("Reminder: %(what)s on %(when)s") % {"what": subject_what, "when": when_short}
+    subject = _("Reminder: %(what)s on %(when)s") % {"what": what, "when": when_short}
     return ReminderContent(
         subject=subject[:200],
         what=what,
         when=when,
         when_short=when_short,
-        where=event.location if booked else "",
+        where=reminder.location if booked else "",
         booked=booked,
-        event_url=_url("patient:event", event.pk),
+        event_url=_url("patient:event", reminder.event_id),
         preferences_url=_url("patient:preferences"),
-        team=patient.care_team.name,
-        name=patient.display_name,
+        team=reminder.team,
+        name=reminder.patient_name,
         lead_days=reminder.lead_days,
     )
 
 
-def reminder_email(reminder: Reminder, *, details: bool) -> EmailMultiAlternatives:
-    content = reminder_content(reminder, details=details)
+def reminder_email(reminder: ClaimedReminder) -> EmailMultiAlternatives:
+    content = reminder_content(reminder)
     context = {"c": content}
     message = EmailMultiAlternatives(
         subject=content.subject,
         body=render_to_string("email/reminder.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[reminder.event.patient.email],
+        to=[reminder.email],
         headers={"Message-ID": message_id(reminder), "Auto-Submitted": "auto-generated"},
     )
     message.attach_alternative(render_to_string("email/reminder.html", context), "text/html")
     return message
 
 
-def reminder_sms_text(reminder: Reminder, *, details: bool) -> str:
-    content = reminder_content(reminder, details=details)
+def reminder_sms_text(reminder: ClaimedReminder) -> str:
+    content = reminder_content(reminder)
     text = _("Reminder from %(team)s: %(what)s, %(when)s.") % {
         "team": content.team,
         "what": content.what,

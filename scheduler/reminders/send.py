@@ -2,13 +2,16 @@
 
 The exactly-once argument
 -------------------------
-1. **Claim.** The row and its event are read, checked (plan, channel, lead time, quiet
-   hours, address), and the row is moved ``pending -> sending`` (``claimed_at = now``,
-   ``attempts + 1``) by one conditional UPDATE matching only the row as it was read:
-   pending and due, or a ``sending`` claim older than ``REMINDER_CLAIM_TIMEOUT``. Of any
-   number of task messages for one row (two sweeps, a broker redelivery, a retry, a
+1. **Claim.** One conditional UPDATE moves the row ``pending -> sending``
+   (``claimed_at = now``, ``attempts + 1``) if it is pending and due, or if it is a
+   ``sending`` claim older than ``REMINDER_CLAIM_TIMEOUT``; on PostgreSQL the same
+   statement reads the event and the patient, in the snapshot the claim was made in. Of
+   any number of task messages for one row (two sweeps, a broker redelivery, a retry, a
    message restored after a worker was lost) exactly one UPDATE matches; the others find
-   nothing to do and return.
+   nothing to do and return. The checks that need the patient's zone and preferences
+   (plan paused, channel or lead time changed, event passed, quiet hours, no address) run
+   next, in Python; a row that should not be sent after all is released with that outcome
+   and its attempt is not counted.
 2. **Deliver** outside any transaction, then **record** ``sent`` with an UPDATE guarded by
    ``status='sending' AND claimed_at=<our claim>``.
 3. **Transient failure** (SMTP 4xx, connection refused or dropped, SMS 429/5xx): the row
@@ -32,28 +35,31 @@ after recording) causes no repeat: before delivery nothing went out, after it th
 a worker group SIGKILLed while both its processes wait inside delivery (the server has
 not accepted their mail) is restarted and every reminder arrives exactly once; a worker
 group SIGKILLed at an arbitrary moment loses nothing, and any repeat is one of the (at
-most two) reminders that were 'sending' at that moment. The claim's commit is
-asynchronous on PostgreSQL (see ``_claim``): a crash of PostgreSQL itself may forget a
-claim made in the last fraction of a second, another at-least-once case.
+most two) reminders that were 'sending' at that moment. Both the claim and the record
+are durable commits.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import json
 import logging
 import random
 import smtplib
 import threading
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection, transaction
-from django.db.models import F, Q
-from django.utils import timezone
+from django.db.models import F
+from django.utils import dateparse, timezone
 
-from scheduler.models import Reminder
+from scheduler.models import Reminder, ReminderPreferences, ScheduledEvent
+from survivorship.models import CancerCase, CareTeam, Patient
 
 from . import messages, timing
 from .service import PatientContext, claim_timeout, ineligible_reason
@@ -87,55 +93,179 @@ NOT_CLAIMABLE = "not claimable (already sent, being sent, cancelled, not due, or
 # --- claim ----------------------------------------------------------------------------------
 
 
-def reminder_claim(*, reminder_id: int, now: dt.datetime | None = None) -> tuple[Reminder | None, str]:
-    """Claim the row for sending. Returns (row, "claimed"), or (None, what happened).
+@dataclass(frozen=True, slots=True)
+class ClaimedReminder:
+    """A reminder this worker has claimed, with everything sending it needs (read in the
+    same snapshot as the claim)."""
 
-    Read the row and its event, decide in Python (zone, quiet hours, preferences), then
-    write with a conditional UPDATE that only matches the row as it was read: pending and
-    due, or a stale 'sending' claim. That UPDATE is the claim: of two workers racing for
-    one row exactly one matches (the row lock serialises them and the second re-checks
-    the condition), and a change by the plan service in between (it cancels or re-times
-    pending rows in the same transaction as the event change) makes it match nothing.
-    Three statements in autocommit; no transaction is held open.
+    pk: int
+    channel: str
+    lead_days: int
+    attempts: int
+    claimed_at: dt.datetime
+    event_id: int
+    event_status: str
+    title: str
+    due_date: dt.date
+    booked_start: dt.datetime | None
+    location: str
+    patient_name: str
+    email: str
+    phone: str
+    team: str
+    details: bool
+    ctx: PatientContext
+
+
+# The claim and the read of what the message needs. Written as SQL rather than ORM calls
+# because they run once per reminder and building the equivalent querysets cost more than
+# the rest of a send together (bench/bench_reminders.py, README "Benchmarks").
+_CONTEXT_COLUMNS = """e.status, e.title, e.due_date, e.booked_start, e.location,
+    p.display_name, p.email, p.phone, p.time_zone, p.reminder_channel, t.name,
+    cc.surveillance_status, pr.lead_days, pr.send_hour, pr.quiet_start, pr.quiet_end, pr.calendar_details"""
+
+
+@functools.cache
+def _statements() -> dict[str, str]:
+    tables = {
+        "reminder": Reminder._meta.db_table,
+        "event": ScheduledEvent._meta.db_table,
+        "patient": Patient._meta.db_table,
+        "team": CareTeam._meta.db_table,
+        "case": CancerCase._meta.db_table,
+        "prefs": ReminderPreferences._meta.db_table,
+    }
+    joins = (
+        "FROM {event} e JOIN {patient} p ON p.id = e.patient_id JOIN {team} t ON t.id = p.care_team_id"
+        " LEFT JOIN {case} cc ON cc.patient_id = p.id LEFT JOIN {prefs} pr ON pr.patient_id = p.id"
+    ).format(**tables)
+    # Only table names and status constants are formatted in; every value is a parameter.
+    pending, sending, sent = Reminder.Status.PENDING, Reminder.Status.SENDING, Reminder.Status.SENT
+    # Params: now, now, id, now, stale-before. Matches a pending row that is due, or a
+    # 'sending' claim older than the claim timeout (its worker died).
+    claim = (
+        f"UPDATE {tables['reminder']} SET status = '{sending}', claimed_at = %s,"  # noqa: S608
+        f" attempts = attempts + 1, updated_at = %s WHERE id = %s"
+        f" AND ((status = '{pending}' AND send_at <= %s) OR (status = '{sending}' AND claimed_at < %s))"
+        " RETURNING id, event_id, channel, lead_days, attempts"
+    )
+    return {
+        # PostgreSQL: claim and read in one statement, so the read sees the snapshot the
+        # claim was made in (a plan change committed in between cannot half-apply).
+        "claim_and_read": (
+            f"WITH c AS ({claim}) SELECT c.id, c.event_id, c.channel, c.lead_days, c.attempts,"
+            f" {_CONTEXT_COLUMNS} {joins} JOIN c ON c.event_id = e.id"
+        ),
+        # Elsewhere (SQLite): the two statements in one transaction.
+        "claim": claim,
+        "read": f"SELECT {_CONTEXT_COLUMNS} {joins} WHERE e.id = %s",
+        # Params: sent_at, now, id, claimed_at.
+        "record_sent": (
+            f"UPDATE {tables['reminder']} SET status = '{sent}', sent_at = %s,"  # noqa: S608
+            f" last_error = '', updated_at = %s WHERE id = %s AND status = '{sending}' AND claimed_at = %s"
+        ),
+    }
+
+
+def _execute(sql: str, params: list, *, fetch: bool = False):
+    """Run one of the statements every send runs; returns the first row (``fetch``) or
+    the number of rows changed.
+
+    On PostgreSQL the parameters are bound by the server and the statement stays prepared
+    on the worker's connection, so the six-table claim is planned once per connection
+    rather than once per reminder (planning it costs more than running it; see
+    bench/bench_reminders.py). ``DB_PREPARED_STATEMENTS=0`` turns that off for a
+    connection pooler that cannot carry prepared statements (PgBouncer before 1.21 in
+    transaction mode).
+    """
+    if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
+        import psycopg
+
+        connection.ensure_connection()
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone() if fetch else cursor.rowcount
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() if fetch else cursor.rowcount
+
+
+def _claim_and_read(reminder_id: int, now: dt.datetime) -> tuple | None:
+    """Claim the row (pending and due, or a stale claim) and read its event and patient;
+    None when there was nothing to claim."""
+    statements = _statements()
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [adapt(now), adapt(now), reminder_id, adapt(now), adapt(now - claim_timeout())]
+    if connection.vendor == "postgresql":
+        return _execute(statements["claim_and_read"], params, fetch=True)
+    with transaction.atomic():
+        claimed = _execute(statements["claim"], params, fetch=True)
+        if claimed is None:
+            return None
+        return (*claimed, *_execute(statements["read"], [claimed[1]], fetch=True))
+
+
+def _to_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dateparse.parse_date(value)
+
+
+def _to_datetime(value) -> dt.datetime | None:
+    """PostgreSQL gives an aware datetime; SQLite keeps naive UTC (as text or datetime)."""
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        value = dateparse.parse_datetime(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def reminder_claim(*, reminder_id: int, now: dt.datetime | None = None) -> tuple[ClaimedReminder | None, str]:
+    """Claim the row for sending. Returns (claimed reminder, "claimed"), or (None, what
+    happened).
+
+    The claim is one conditional UPDATE: of two workers racing for one row exactly one
+    matches (the row lock serialises them and the second re-checks the condition). The
+    plan service re-times or cancels only pending rows, in the transaction that changes
+    the event; whichever of the two commits first wins, and the other sees its result.
+    Then the checks that need the patient's zone and preferences run in Python; a row
+    that should not be sent after all (cancelled, dropped, quiet hours, no address) is
+    released with the outcome, and its attempt is not counted.
     """
     now = now or timezone.now()
-    claimable = Q(status=Reminder.Status.PENDING, send_at__lte=now) | Q(
-        status=Reminder.Status.SENDING, claimed_at__lt=now - claim_timeout()
-    )
-    row = (
-        Reminder.objects.select_related(
-            "event__patient__care_team", "event__patient__preferences", "event__patient__cancer_case"
-        )
-        .filter(claimable, pk=reminder_id)
-        .first()
-    )
+    row = _claim_and_read(reminder_id, now)
     if row is None:
         return None, NOT_CLAIMABLE
-    event = row.event
-    patient = event.patient
-    prefs = getattr(patient, "preferences", None)
-    case = getattr(patient, "cancer_case", None)
+    (
+        pk, event_id, channel, lead_days, attempts,
+        event_status, title, due_date, booked_start, location,
+        name, email, phone, time_zone, patient_channel, team,
+        surveillance_status, leads, send_hour, quiet_start, quiet_end, details,
+    ) = row  # fmt: skip
     ctx = PatientContext.build(
-        time_zone=patient.time_zone,
-        channel=patient.reminder_channel,
-        surveillance_status=case.surveillance_status if case else None,
-        lead_days=prefs.lead_days if prefs else None,
-        send_hour=prefs.send_hour if prefs else None,
-        quiet_start=prefs.quiet_start if prefs else None,
-        quiet_end=prefs.quiet_end if prefs else None,
+        time_zone=time_zone,
+        channel=patient_channel,
+        surveillance_status=surveillance_status,
+        lead_days=json.loads(leads) if isinstance(leads, str) else leads,
+        send_hour=send_hour,
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
     )
-    as_read = Reminder.objects.filter(claimable, pk=row.pk, status=row.status, claimed_at=row.claimed_at)
-    reason = ineligible_reason(status=event.status, ctx=ctx)
-    if not reason and row.channel != ctx.channel:
+    claimed = ClaimedReminder(
+        pk=pk, channel=channel, lead_days=lead_days, attempts=attempts, claimed_at=now,
+        event_id=event_id, event_status=event_status, title=title, due_date=_to_date(due_date),
+        booked_start=_to_datetime(booked_start), location=location, patient_name=name, email=email,
+        phone=phone, team=team, details=bool(details), ctx=ctx,
+    )  # fmt: skip
+    reason = ineligible_reason(status=event_status, ctx=ctx)
+    if not reason and channel != ctx.channel:
         reason = "The patient changed how they are reminded."
-    if not reason and row.lead_days not in ctx.leads:
+    if not reason and lead_days not in ctx.leads:
         reason = "The patient no longer asks for this reminder."
     outcome = ""
     if reason:
         outcome, fields = "cancelled", {"status": Reminder.Status.CANCELLED, "last_error": reason}
     elif timing.event_has_happened(
-        due_date=event.due_date,
-        booked_start=event.booked_start if event.status == event.Status.BOOKED else None,
+        due_date=claimed.due_date,
+        booked_start=claimed.booked_start if event_status == ScheduledEvent.Status.BOOKED else None,
         zone=ctx.zone,
         now=now,
     ):
@@ -148,45 +278,22 @@ def reminder_claim(*, reminder_id: int, now: dt.datetime | None = None) -> tuple
             "deferred (quiet hours)",
             {"status": Reminder.Status.PENDING, "send_at": later, "queued_at": None},
         )
-    elif row.channel == Reminder.Channel.EMAIL and not patient.email:
+    elif channel == Reminder.Channel.EMAIL and not email:
         outcome, fields = (
             "failed",
             {"status": Reminder.Status.FAILED, "last_error": "No email address on file."},
         )
-    elif row.channel == Reminder.Channel.SMS and not patient.phone:
+    elif channel == Reminder.Channel.SMS and not phone:
         outcome, fields = (
             "failed",
             {"status": Reminder.Status.FAILED, "last_error": "No mobile number on file."},
         )
     if outcome:
-        if as_read.update(**fields, updated_at=now) and outcome == "dropped":
-            logger.warning("reminder %s dropped: event %s had already happened", row.pk, event.pk)
+        released = _ours(claimed).update(**fields, attempts=F("attempts") - 1, updated_at=now)
+        if released and outcome == "dropped":
+            logger.warning("reminder %s dropped: event %s had already happened", pk, event_id)
         return None, outcome
-    if not _claim(as_read, now):
-        return None, NOT_CLAIMABLE  # another worker claimed it, or it changed, since we read it
-    row.status, row.claimed_at, row.attempts = Reminder.Status.SENDING, now, row.attempts + 1
-    row.details = bool(prefs and prefs.calendar_details)
-    return row, "claimed"
-
-
-def _claim(as_read, now: dt.datetime) -> int:
-    """The claiming UPDATE. On PostgreSQL its commit does not wait for the disk
-    (``synchronous_commit = off`` for this one transaction): other workers see it at once,
-    which is all the claim is for; only a crash of PostgreSQL itself in the following
-    fraction of a second could forget it, and then the row is pending again and may be
-    sent once more (the at-least-once case above). The 'sent' record stays durable. This
-    halves the disk flushes per reminder, the main cost of a send (see bench/)."""
-    fields = {
-        "status": Reminder.Status.SENDING,
-        "claimed_at": now,
-        "attempts": F("attempts") + 1,
-        "updated_at": now,
-    }
-    if connection.vendor != "postgresql":
-        return as_read.update(**fields)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        return as_read.update(**fields)
+    return claimed, "claimed"
 
 
 # --- deliver ----------------------------------------------------------------------------------
@@ -230,14 +337,11 @@ def _smtp_is_transient(exc: BaseException) -> bool:
     return not isinstance(exc, ValueError)  # ValueError/UnicodeError: a malformed address
 
 
-def deliver(row: Reminder) -> str:
+def deliver(row: ClaimedReminder) -> str:
     """Send the reminder over its channel; return the provider's id."""
-    details = getattr(row, "details", False)
     if row.channel == Reminder.Channel.SMS:
-        return get_sms_backend().send(
-            to=row.event.patient.phone, body=messages.reminder_sms_text(row, details=details)
-        )
-    email = messages.reminder_email(row, details=details)
+        return get_sms_backend().send(to=row.phone, body=messages.reminder_sms_text(row))
+    email = messages.reminder_email(row)
     try:
         connection = _smtp_connection()
         sent = connection.send_messages([email])
@@ -270,7 +374,7 @@ def _describe(exc: Exception) -> str:
 # --- record -----------------------------------------------------------------------------------
 
 
-def _ours(row: Reminder):
+def _ours(row: ClaimedReminder):
     return Reminder.objects.filter(pk=row.pk, status=Reminder.Status.SENDING, claimed_at=row.claimed_at)
 
 
@@ -287,20 +391,21 @@ def reminder_send(*, reminder_id: int) -> str:
         return _after_failure(row, str(exc), transient=True)
     except PermanentSendError as exc:
         return _after_failure(row, str(exc), transient=False)
-    now = timezone.now()
-    updated = _ours(row).update(status=Reminder.Status.SENT, sent_at=now, last_error="", updated_at=now)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    claimed_at = connection.ops.adapt_datetimefield_value(row.claimed_at)
+    updated = _execute(_statements()["record_sent"], [now, now, row.pk, claimed_at])
     if not updated:  # only if a claim outlived REMINDER_CLAIM_TIMEOUT: settings make that impossible
         logger.error("reminder %s was sent but its claim had been taken over", row.pk)
     logger.info(
         "reminder %s sent by %s to %s (attempt %d, %s)",
         row.pk, row.channel,
-        mask_phone(row.event.patient.phone) if row.channel == Reminder.Channel.SMS else "the patient's email",
+        mask_phone(row.phone) if row.channel == Reminder.Channel.SMS else "the patient's email",
         row.attempts, provider_id,
     )  # fmt: skip
     return "sent"
 
 
-def _after_failure(row: Reminder, error: str, *, transient: bool) -> str:
+def _after_failure(row: ClaimedReminder, error: str, *, transient: bool) -> str:
     now = timezone.now()
     if transient and row.attempts < settings.REMINDER_MAX_ATTEMPTS:
         countdown = backoff_seconds(row.attempts)

@@ -400,6 +400,7 @@ def test_quiet_hours_at_send_time_defer_the_reminder(due_reminder, clock):
     row = Reminder.objects.get(pk=due_reminder.pk)
     assert row.status == Status.PENDING
     assert row.send_at.astimezone(row.event.patient.zone).strftime("%H:%M") == "11:00"
+    assert row.attempts == 0  # released, not an attempt
     assert mail.outbox == []
 
 
@@ -409,6 +410,51 @@ def test_a_reminder_whose_event_passed_before_it_could_be_sent_is_dropped(due_re
         assert reminder_send(reminder_id=due_reminder.pk) == "dropped"
     assert Reminder.objects.get(pk=due_reminder.pk).status == Status.DROPPED
     assert "dropped" in caplog.text
+
+
+def test_a_channel_change_not_yet_synced_cancels_at_send_time_with_the_reason(due_reminder):
+    # The claim re-reads the patient: a change that reached the row's patient but not yet
+    # the pending row (say, written by another process) still stops the email.
+    due_reminder.event.patient.__class__.objects.filter(pk=due_reminder.event.patient_id).update(
+        reminder_channel="sms"
+    )
+    assert reminder_send(reminder_id=due_reminder.pk) == "cancelled"
+    row = Reminder.objects.get(pk=due_reminder.pk)
+    assert (row.status, row.attempts, row.claimed_at is not None) == (Status.CANCELLED, 0, True)
+    assert row.last_error == "The patient changed how they are reminded."
+    assert mail.outbox == []
+
+
+def test_a_booked_event_email_reads_its_time_in_the_patients_zone_after_the_claim(due_reminder, nurse):
+    # Booked after the row was queued: the claim reads the event as it is now.
+    services.event_book(
+        event=due_reminder.event,
+        actor=nurse,
+        start=dt.datetime(2026, 3, 3, 15, 30, tzinfo=UTC),
+        duration_minutes=30,
+        location="Clinic 2",
+    )
+    Reminder.objects.filter(pk=due_reminder.pk).update(status=Status.PENDING, send_at=timezone.now())
+    assert reminder_send(reminder_id=due_reminder.pk) == "sent"
+    assert "Tuesday 3 March 2026 at 10:30 (America/New_York time)" in mail.outbox[0].body
+    assert "Clinic 2" in mail.outbox[0].body
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("prepared", [True, False])
+def test_the_send_statements_are_prepared_on_postgresql_unless_turned_off(due_reminder, settings, prepared):
+    from django.db import connection
+
+    settings.DB_PREPARED_STATEMENTS = prepared
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    assert reminder_send(reminder_id=due_reminder.pk) == "sent"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+    claim = [s for s in statements if s.startswith("WITH c AS (UPDATE scheduler_reminder")]
+    record = [s for s in statements if s.startswith("UPDATE scheduler_reminder SET status = 'sent'")]
+    assert (len(claim), len(record)) == ((1, 1) if prepared else (0, 0))
 
 
 def test_a_cancelled_event_between_queue_and_send_sends_nothing(due_reminder, nurse):
