@@ -23,7 +23,11 @@ class Reminder(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         DROPPED = "dropped", _("Dropped (event already passed)")
 
-    event = models.ForeignKey(ScheduledEvent, on_delete=models.CASCADE, related_name="reminders")
+    # No index of its own: the unique constraint below starts with event and serves lookups
+    # by event. Every index here costs a write on each claim and record (non-HOT updates).
+    event = models.ForeignKey(
+        ScheduledEvent, on_delete=models.CASCADE, related_name="reminders", db_index=False
+    )
     channel = models.CharField(max_length=10, choices=Channel.choices)
     lead_days = models.PositiveSmallIntegerField()
     send_at = models.DateTimeField(help_text=_("When to send, in UTC."))
@@ -45,9 +49,17 @@ class Reminder(models.Model):
                 fields=["event", "channel", "lead_days"], name="reminder_unique_per_event_channel_lead"
             ),
         ]
+        # Partial indexes: each holds only the few rows a query looks for (due, in flight,
+        # failed), so the table of past reminders can grow without slowing the sweep, and a
+        # send's two updates touch as few index pages as possible.
         indexes = [
             models.Index(fields=["send_at"], name="reminder_pending_send_at", condition=Q(status="pending")),
-            models.Index(fields=["status", "updated_at"]),
+            models.Index(
+                fields=["claimed_at"], name="reminder_sending_claimed_at", condition=Q(status="sending")
+            ),
+            models.Index(
+                fields=["-updated_at"], name="reminder_failed_updated_at", condition=Q(status="failed")
+            ),
         ]
 
     def __str__(self) -> str:
