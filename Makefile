@@ -53,7 +53,15 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
+# Postfix's smtp-sink, the loopback SMTP server of bench/bench_reminders.py: unpacked from
+# Debian's postfix package into var/bench-tools (Postfix is neither installed nor started).
+SMTP_SINK := var/bench-tools/postfix/usr/sbin/smtp-sink
+
+$(SMTP_SINK):
+	mkdir -p var/bench-tools
+	cd var/bench-tools && rm -f postfix_*.deb && apt-get download -qq postfix && dpkg-deb -x postfix_*.deb postfix && rm -f postfix_*.deb
+
+bench: $(STAMP) $(SMTP_SINK)
 	$(BIN)/python bench/run_all.py
 
 clean:
