@@ -62,6 +62,7 @@ from scheduler.models import Reminder, ReminderPreferences, ScheduledEvent
 from survivorship.models import CancerCase, CareTeam, Patient
 
 from . import messages, timing
+from .db import execute
 from .service import PatientContext, claim_timeout, ineligible_reason
 from .sms import PermanentSendError, TransientSendError, get_sms_backend, mask_phone
 
@@ -119,7 +120,8 @@ class ClaimedReminder:
 
 # The claim and the read of what the message needs. Written as SQL rather than ORM calls
 # because they run once per reminder and building the equivalent querysets cost more than
-# the rest of a send together (bench/bench_reminders.py, README "Benchmarks").
+# the rest of a send together (bench/bench_reminders.py, README "Benchmarks"); run by
+# scheduler.reminders.db.execute (prepared on PostgreSQL).
 _CONTEXT_COLUMNS = """e.status, e.title, e.due_date, e.booked_start, e.location,
     p.display_name, p.email, p.phone, p.time_zone, p.reminder_channel, t.name,
     cc.surveillance_status, pr.lead_days, pr.send_hour, pr.quiet_start, pr.quiet_end, pr.calendar_details"""
@@ -167,29 +169,6 @@ def _statements() -> dict[str, str]:
     }
 
 
-def _execute(sql: str, params: list, *, fetch: bool = False):
-    """Run one of the statements every send runs; returns the first row (``fetch``) or
-    the number of rows changed.
-
-    On PostgreSQL the parameters are bound by the server and the statement stays prepared
-    on the worker's connection, so the six-table claim is planned once per connection
-    rather than once per reminder (planning it costs more than running it; see
-    bench/bench_reminders.py). ``DB_PREPARED_STATEMENTS=0`` turns that off for a
-    connection pooler that cannot carry prepared statements (PgBouncer before 1.21 in
-    transaction mode).
-    """
-    if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
-        import psycopg
-
-        connection.ensure_connection()
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
-            return cursor.fetchone() if fetch else cursor.rowcount
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone() if fetch else cursor.rowcount
-
-
 def _claim_and_read(reminder_id: int, now: dt.datetime) -> tuple | None:
     """Claim the row (pending and due, or a stale claim) and read its event and patient;
     None when there was nothing to claim."""
@@ -197,12 +176,12 @@ def _claim_and_read(reminder_id: int, now: dt.datetime) -> tuple | None:
     adapt = connection.ops.adapt_datetimefield_value
     params = [adapt(now), adapt(now), reminder_id, adapt(now), adapt(now - claim_timeout())]
     if connection.vendor == "postgresql":
-        return _execute(statements["claim_and_read"], params, fetch=True)
+        return execute(statements["claim_and_read"], params, fetch=True)
     with transaction.atomic():
-        claimed = _execute(statements["claim"], params, fetch=True)
+        claimed = execute(statements["claim"], params, fetch=True)
         if claimed is None:
             return None
-        return (*claimed, *_execute(statements["read"], [claimed[1]], fetch=True))
+        return (*claimed, *execute(statements["read"], [claimed[1]], fetch=True))
 
 
 def _to_date(value) -> dt.date:
@@ -393,7 +372,7 @@ def reminder_send(*, reminder_id: int) -> str:
         return _after_failure(row, str(exc), transient=False)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     claimed_at = connection.ops.adapt_datetimefield_value(row.claimed_at)
-    updated = _execute(_statements()["record_sent"], [now, now, row.pk, claimed_at])
+    updated = execute(_statements()["record_sent"], [now, now, row.pk, claimed_at])
     if not updated:  # only if a claim outlived REMINDER_CLAIM_TIMEOUT: settings make that impossible
         logger.error("reminder %s was sent but its claim had been taken over", row.pk)
     logger.info(

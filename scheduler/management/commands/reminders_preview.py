@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from scheduler.models import Reminder, ScheduledEvent
-from scheduler.reminders.service import reminders_due, reminders_plan
+from scheduler.reminders.service import PlannedReminder, reminders_due, reminders_plan
 
 
 class Command(BaseCommand):
@@ -76,7 +76,7 @@ class Command(BaseCommand):
             raise CommandError("--at needs a time zone (e.g. a trailing Z for UTC).", returncode=2)
         return value.astimezone(dt.UTC)
 
-    def _row(self, reminder: Reminder, event: ScheduledEvent | None) -> dict:
+    def _row(self, reminder: Reminder | PlannedReminder, event: ScheduledEvent | None) -> dict:
         patient = event.patient if event else None
         local = reminder.send_at.astimezone(patient.zone) if patient else None
         return {
