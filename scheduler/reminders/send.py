@@ -63,7 +63,7 @@ from survivorship.models import CancerCase, CareTeam, Patient
 
 from . import messages, timing
 from .db import execute
-from .service import PatientContext, claim_timeout, ineligible_reason
+from .service import PatientContext, claim_timeout, row_cancel_reason
 from .sms import PermanentSendError, TransientSendError, get_sms_backend, mask_phone
 
 logger = logging.getLogger(__name__)
@@ -234,11 +234,7 @@ def reminder_claim(*, reminder_id: int, now: dt.datetime | None = None) -> tuple
         booked_start=_to_datetime(booked_start), location=location, patient_name=name, email=email,
         phone=phone, team=team, details=bool(details), ctx=ctx,
     )  # fmt: skip
-    reason = ineligible_reason(status=event_status, ctx=ctx)
-    if not reason and channel != ctx.channel:
-        reason = "The patient changed how they are reminded."
-    if not reason and lead_days not in ctx.leads:
-        reason = "The patient no longer asks for this reminder."
+    reason = row_cancel_reason(status=event_status, ctx=ctx, channel=channel, lead_days=lead_days)
     outcome = ""
     if reason:
         outcome, fields = "cancelled", {"status": Reminder.Status.CANCELLED, "last_error": reason}

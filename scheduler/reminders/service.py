@@ -139,6 +139,18 @@ def ineligible_reason(*, status: str, ctx: PatientContext) -> str:
     return ""
 
 
+def row_cancel_reason(*, status: str, ctx: PatientContext, channel: str, lead_days: int) -> str:
+    """Why an existing reminder row should no longer be sent (empty when it should): the
+    event's own reasons, or a channel or lead time the patient no longer asks for."""
+    if reason := ineligible_reason(status=status, ctx=ctx):
+        return reason
+    if channel != ctx.channel:
+        return "The patient changed how they are reminded."
+    if lead_days not in ctx.leads:
+        return "The patient no longer asks for this reminder."
+    return ""
+
+
 @dataclass(frozen=True)
 class Wanted:
     """A reminder row an event should have."""
@@ -434,11 +446,9 @@ def reminders_sync(*, event_ids: list[int]) -> None:
     for row in rows:
         event = events[row.event_id]
         ctx = _context_from(event)
-        reason = ineligible_reason(status=event["status"], ctx=ctx)
-        if not reason and row.channel != ctx.channel:
-            reason = "The patient changed how they are reminded."
-        if not reason and row.lead_days not in ctx.leads:
-            reason = "The patient no longer asks for this reminder."
+        reason = row_cancel_reason(
+            status=event["status"], ctx=ctx, channel=row.channel, lead_days=row.lead_days
+        )
         if reason:
             if row.status == Reminder.Status.PENDING:
                 row.status = Reminder.Status.CANCELLED
@@ -498,5 +508,6 @@ __all__ = [
     "reminders_sync",
     "reminders_sync_patient",
     "requeue_after",
+    "row_cancel_reason",
     "wanted_reminders",
 ]
