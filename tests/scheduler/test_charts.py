@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from scheduler import charts
+from scheduler.nurse import charts
+from scheduler.plans import markers
 
 D = Decimal
 SVG = "{http://www.w3.org/2000/svg}"
@@ -33,13 +34,13 @@ def rows(item_id, values, unit="ng/mL", start=dt.date(2025, 1, 1), title="PSA bl
     ],
 )
 def test_two_consecutive_rises_flag_a_marker(values, rising):
-    assert charts.is_rising([D(v) for v in values]) is rising
+    assert markers.is_rising([D(v) for v in values]) is rising
 
 
 def test_a_latest_value_above_the_reference_flags_a_marker_even_without_a_trend():
-    assert charts.is_rising([D("9"), D("4.1")], reference=D("4"))
-    assert not charts.is_rising([D("9"), D("4")], reference=D("4"))  # equal to the reference is not above it
-    reasons = charts.rising_reasons([D("1"), D("2"), D("4.5")], reference=D("4"))
+    assert markers.is_rising([D("9"), D("4.1")], reference=D("4"))
+    assert not markers.is_rising([D("9"), D("4")], reference=D("4"))  # equal to the reference is not above it
+    reasons = markers.rising_reasons([D("1"), D("2"), D("4.5")], reference=D("4"))
     assert len(reasons) == 2
     assert "above the reference value 4" in reasons[1]
 
@@ -57,7 +58,7 @@ def test_a_latest_value_above_the_reference_flags_a_marker_even_without_a_trend(
     ],
 )
 def test_reference_values_from_json_are_parsed_safely(raw, expected):
-    assert charts.parse_reference(raw) == expected
+    assert markers.parse_reference(raw) == expected
 
 
 def test_series_are_grouped_by_item_and_unit_and_sorted_by_date():
@@ -65,7 +66,7 @@ def test_series_are_grouped_by_item_and_unit_and_sorted_by_date():
         "psa", ["7"], unit="µg/L", start=dt.date(2026, 1, 1)
     )
     data += rows("cea", ["3"], title="CEA blood test")
-    series = charts.marker_series(data, {"psa": "5"})
+    series = markers.marker_series(data, {"psa": "5"})
     keys = [(s.item_id, s.unit) for s in series]
     assert keys == [("cea", "ng/mL"), ("psa", "µg/L"), ("psa", "ng/mL")]
     psa = series[2]
@@ -76,13 +77,13 @@ def test_series_are_grouped_by_item_and_unit_and_sorted_by_date():
 def test_a_change_of_unit_is_not_read_as_a_rise():
     # 1, 2 ng/mL then 3 µg/L: the latest unit's series has one result, so no trend yet.
     data = rows("psa", ["1", "2"]) + rows("psa", ["3"], unit="µg/L", start=dt.date(2026, 1, 1))
-    assert charts.rising_items(data) == []
+    assert markers.rising_items(data) == []
     data = rows("psa", ["1", "2", "3"])
-    assert [s.item_id for s in charts.rising_items(data)] == ["psa"]
+    assert [s.item_id for s in markers.rising_items(data)] == ["psa"]
 
 
 def test_the_chart_is_valid_svg_with_a_title_a_description_and_one_point_per_result():
-    series = charts.marker_series(rows("psa", ["1", "2.5", "4"]), {"psa": "3"})[0]
+    series = markers.marker_series(rows("psa", ["1", "2.5", "4"]), {"psa": "3"})[0]
     svg = str(charts.svg_chart(series))
     root = ET.fromstring(svg)
     assert root.get("role") == "img"
@@ -98,7 +99,7 @@ def test_the_chart_is_valid_svg_with_a_title_a_description_and_one_point_per_res
 
 
 def test_the_chart_escapes_titles_and_handles_a_single_result():
-    series = charts.marker_series(rows("x", ["0"], title='<script>alert("x")</script>'))[0]
+    series = markers.marker_series(rows("x", ["0"], title='<script>alert("x")</script>'))[0]
     svg = str(charts.svg_chart(series))
     assert "<script>" not in svg
     root = ET.fromstring(svg)
@@ -106,7 +107,7 @@ def test_the_chart_escapes_titles_and_handles_a_single_result():
 
 
 def test_no_points_no_chart():
-    assert charts.svg_chart(charts.MarkerSeries(item_id="psa", title="PSA", unit="ng/mL")) == ""
+    assert charts.svg_chart(markers.MarkerSeries(item_id="psa", title="PSA", unit="ng/mL")) == ""
 
 
 @pytest.mark.parametrize(
@@ -119,17 +120,17 @@ def test_no_points_no_chart():
     ],
 )
 def test_units_are_known_per_marker(item_id, title, kind, expected):
-    assert charts.units_for(item_id=item_id, title=title, kind=kind) == expected
+    assert markers.units_for(item_id=item_id, title=title, kind=kind) == expected
 
 
 def test_markers_in_combined_items_offer_each_markers_units():
-    units = charts.units_for(
+    units = markers.units_for(
         item_id="markers", title="Tumor markers (AFP, beta-hCG, LDH)", kind="tumor-marker"
     )
     assert {"ng/mL", "IU/L", "U/L"} <= set(units)
 
 
 def test_only_markers_are_watched_for_a_rise():
-    assert charts.is_trend_marker(item_id="cea", title="CEA", kind="tumor-marker")
-    assert charts.is_trend_marker(item_id="bcr-abl1-qpcr", title="BCR-ABL1 blood test", kind="lab")
-    assert not charts.is_trend_marker(item_id="cbc", title="Blood count (CBC)", kind="lab")
+    assert markers.is_trend_marker(item_id="cea", title="CEA", kind="tumor-marker")
+    assert markers.is_trend_marker(item_id="bcr-abl1-qpcr", title="BCR-ABL1 blood test", kind="lab")
+    assert not markers.is_trend_marker(item_id="cbc", title="Blood count (CBC)", kind="lab")

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, vText
 
-from scheduler import services
 from scheduler.feeds.ical import fold, uid_part
 from scheduler.feeds.render import event_ics_filename, render_event_ics
 from scheduler.feeds.tokens import token_issue
 from scheduler.models import ReminderPreferences, ScheduledEvent
+from scheduler.plans import services
 from survivorship.models import CancerCase, Patient
 from tests.factories import CareTeamFactory, NurseFactory, PatientFactory, ScheduledEventFactory
 from tests.scheduler.feeds_support import (

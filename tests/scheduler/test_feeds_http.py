@@ -12,11 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.http import http_date
 
-from scheduler import services
 from scheduler.feeds import render
 from scheduler.feeds.tokens import token_issue, token_revoke, token_rotate
 from scheduler.models import ScheduledEvent
 from scheduler.models.feeds import FeedState, FeedToken
+from scheduler.plans import services
 from tests.factories import CareTeamFactory, NurseFactory, PatientFactory, ScheduledEventFactory
 from tests.scheduler.feeds_support import LOCAL_CACHE, clear_cache
 

@@ -12,7 +12,12 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from scheduler.invitations import INVITATION_DAYS, InvitationError, invitation_accept, invitation_send
+from scheduler.invitations.services import (
+    INVITATION_DAYS,
+    InvitationError,
+    invitation_accept,
+    invitation_send,
+)
 from scheduler.models import Invitation
 from tests.factories import (
     AdministratorFactory,

@@ -14,8 +14,8 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from scheduler import services
 from scheduler.models import ItemOverride, PatientAccessLog, Reminder, ScheduledEvent
+from scheduler.plans import services
 from survivorship.models import CancerCase, Patient
 from tests.factories import (
     AdministratorFactory,

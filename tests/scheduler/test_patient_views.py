@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from scheduler.feeds.tokens import token_issue, token_lookup
 from scheduler.models import FeedToken, ScheduledEvent
-from scheduler.views.patient import FRESH_LINK_SESSION_KEY
+from scheduler.patient.views import FRESH_LINK_SESSION_KEY
 from tests.factories import (
     AdministratorFactory,
     CancerCaseFactory,

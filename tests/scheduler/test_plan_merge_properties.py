@@ -13,8 +13,8 @@ import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler import services
 from scheduler.models import ScheduledEvent
+from scheduler.plans import services
 from scheduler.rules import default_library
 from survivorship.models import CancerCase, Patient
 from tests.factories import CareTeamFactory, NurseFactory

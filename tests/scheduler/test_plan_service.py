@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from scheduler import services
 from scheduler.models import ItemOverride, ScheduledEvent
+from scheduler.plans import services
 from survivorship.models import CancerCase, Patient
 from tests.factories import CareTeamFactory, NurseFactory
 

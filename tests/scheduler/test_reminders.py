@@ -1,5 +1,5 @@
 """The reminder service and send, with the database (tasks called as functions; the
-broker boundary ``_queue_sends`` is recorded instead of publishing)."""
+broker boundary, the sweep's ``publish`` callable, records ids instead of publishing)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from scheduler import services
 from scheduler.models import Reminder, ReminderPreferences, ScheduledEvent
+from scheduler.plans import services
 from scheduler.reminders import send as send_module
 from scheduler.reminders import service
 from scheduler.reminders.send import RetryLater, reminder_send
@@ -34,12 +34,14 @@ def clock():
         yield traveller
 
 
-@pytest.fixture
-def queued(monkeypatch):
-    """Ids the sweep publishes to the broker (after commit)."""
-    published: list[int] = []
-    monkeypatch.setattr(service, "_queue_sends", lambda ids: published.extend(ids))
-    return published
+PUBLISHED: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def queued():
+    """Ids the sweep publishes to the broker (after commit), through its ``publish``."""
+    PUBLISHED.clear()
+    return PUBLISHED
 
 
 @pytest.fixture
@@ -59,7 +61,7 @@ def event_on(patient, day: dt.date, **kw) -> ScheduledEvent:
 
 def sweep(django_capture_on_commit_callbacks, at: dt.datetime | None = None):
     with django_capture_on_commit_callbacks(execute=True):
-        return reminders_sweep(now=at or timezone.now())
+        return reminders_sweep(publish=PUBLISHED.extend, now=at or timezone.now())
 
 
 def rows(event) -> dict[int, Reminder]:

@@ -20,10 +20,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from scheduler import tasks
 from scheduler.models import NurseDigest, Reminder
-from scheduler.reminders import digest, service
-from scheduler.reminders.send import RetryLater, backoff_seconds, reminder_send
+from scheduler.nurse import digest
+from scheduler.nurse import tasks as nurse_tasks
+from scheduler.plans import tasks as plan_tasks
+from scheduler.reminders import service, tasks
+from scheduler.reminders.send import backoff_seconds, reminder_send
 from scheduler.reminders.sms import (
     ConsoleSMSBackend,
     PermanentSendError,
@@ -43,9 +45,9 @@ UTC = dt.UTC
 def test_task_names_are_explicit_and_permanent():
     assert tasks.reminder_send.name == "scheduler.reminder_send"
     assert tasks.reminders_sweep.name == "scheduler.reminders_sweep"
-    assert tasks.nurse_digests.name == "scheduler.nurse_digests"
-    assert tasks.nurse_digest_send.name == "scheduler.nurse_digest_send"
-    assert tasks.plans_extend.name == "scheduler.plans_extend"
+    assert nurse_tasks.nurse_digests.name == "scheduler.nurse_digests"
+    assert nurse_tasks.nurse_digest_send.name == "scheduler.nurse_digest_send"
+    assert plan_tasks.plans_extend.name == "scheduler.plans_extend"
 
 
 def test_beat_entries_point_at_registered_tasks(settings):
@@ -72,16 +74,30 @@ def test_backoff_grows_exponentially_with_jitter(settings):
 
 
 @pytest.mark.django_db
-def test_the_send_task_schedules_a_retry_for_a_transient_failure(monkeypatch):
-    def fail(*, reminder_id):
-        raise RetryLater(countdown=12.5, error="451 try later")
-
-    monkeypatch.setattr("scheduler.reminders.send.reminder_send", fail)
-    calls = []
-    monkeypatch.setattr(tasks.reminder_send, "retry", lambda **kw: calls.append(kw) or RuntimeError("retry"))
-    with pytest.raises(RuntimeError, match="retry"):
-        tasks.reminder_send.run(41)
-    assert calls[0]["countdown"] == 12.5
+def test_the_send_task_schedules_a_retry_for_a_transient_failure(
+    twilio, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A real transient failure (the SMS provider answers 503) makes the task ask Celery for
+    a retry with the row's backoff; Celery's own ``retry`` is the only thing replaced."""
+    settings.SMS_BACKEND = "scheduler.reminders.sms.TwilioSMSBackend"
+    settings.REMINDER_RETRY_BACKOFF = 10
+    twilio.status = 503
+    with time_machine.travel(dt.datetime(2026, 3, 1, 12, tzinfo=UTC), tick=False) as clock:
+        case = CancerCaseFactory(patient__reminder_channel="sms", patient__phone="+447700900123")
+        ScheduledEventFactory(patient=case.patient, due_date=dt.date(2026, 3, 3))
+        with django_capture_on_commit_callbacks(execute=False):
+            service.reminders_sweep(publish=lambda ids: None)
+        clock.move_to(dt.datetime(2026, 3, 2, 9, 0, 1, tzinfo=UTC))
+        row = Reminder.objects.get(lead_days=1)
+        calls = []
+        monkeypatch.setattr(
+            tasks.reminder_send, "retry", lambda **kw: calls.append(kw) or RuntimeError("retry")
+        )
+        with pytest.raises(RuntimeError, match="retry"):
+            tasks.reminder_send.run(row.pk)
+    assert 5 <= calls[0]["countdown"] <= 10  # first attempt: REMINDER_RETRY_BACKOFF with jitter
+    row.refresh_from_db()
+    assert row.status == Reminder.Status.PENDING and row.attempts == 1
 
 
 # --- SMS -----------------------------------------------------------------------------------
@@ -181,7 +197,7 @@ def test_an_sms_reminder_goes_through_the_configured_backend(
         case = CancerCaseFactory(patient__reminder_channel="sms", patient__phone="+447700900123")
         ScheduledEventFactory(patient=case.patient, due_date=dt.date(2026, 3, 3), title="PSA blood test")
         with django_capture_on_commit_callbacks(execute=False):
-            service.reminders_sweep()
+            service.reminders_sweep(publish=lambda ids: None)
         clock.move_to(dt.datetime(2026, 3, 2, 9, 0, 1, tzinfo=UTC))
         row = Reminder.objects.get(lead_days=1)
         assert reminder_send(reminder_id=row.pk) == "sent"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from scheduler.views import nurse as views
+from scheduler.nurse import views
 
 app_name = "nurse"
 

@@ -1,8 +1,8 @@
 """The nurse workspace: caseload, worklist, patient page, event actions and enrolment.
 
-Views are thin: they read through ``scheduler.selectors`` (a patient outside the nurse's
-care teams is a 404, a non-nurse a 403), validate with ``scheduler.forms`` and change
-things only through ``scheduler.services``. "Today" is the nurse's local date.
+Views are thin: they read through ``scheduler.access`` (a patient outside the nurse's
+care teams is a 404, a non-nurse a 403), validate with ``scheduler.nurse.forms`` and change
+things only through ``scheduler.plans.services``. "Today" is the nurse's local date.
 
 The list pages' queries do not grow with the caseload: per-patient figures are
 subquery annotations and the rows of a page are fetched in one query each.
@@ -31,8 +31,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from scheduler import charts, services
-from scheduler.forms import (
+from scheduler.access import event_for_nurse, patient_for_nurse, patients_for_nurse, require_nurse
+from scheduler.models import (
+    CustomItem,
+    ItemOverride,
+    PatientAccessLog,
+    Recurrence,
+    Reminder,
+    ScheduledEvent,
+)
+from scheduler.nurse import charts
+from scheduler.nurse.forms import (
     EVENT_FORMS,
     BulkBookForm,
     CaseloadFilterForm,
@@ -46,23 +55,9 @@ from scheduler.forms import (
     ResumeForm,
     zone_for,
 )
-from scheduler.models import (
-    CustomItem,
-    ItemOverride,
-    PatientAccessLog,
-    Recurrence,
-    Reminder,
-    ScheduledEvent,
-)
+from scheduler.plans import markers, services
+from scheduler.plans.selectors import marker_results, rising_flags
 from scheduler.rules import RulesError, default_library
-from scheduler.selectors import (
-    event_for_nurse,
-    marker_results,
-    patient_for_nurse,
-    patients_for_nurse,
-    require_nurse,
-    rising_flags,
-)
 from survivorship.models import CancerCase, Patient, User
 
 OPEN = ScheduledEvent.OPEN_STATUSES
@@ -233,7 +228,7 @@ def worklist_events(user: User, today: dt.date) -> QuerySet[ScheduledEvent]:
 class WorklistGroup:
     patient: Patient
     events: list[ScheduledEvent] = field(default_factory=list)
-    rising: list[charts.MarkerSeries] = field(default_factory=list)
+    rising: list[markers.MarkerSeries] = field(default_factory=list)
 
 
 def _worklist_context(request: HttpRequest, today: dt.date, bulk_form: BulkBookForm | None = None) -> dict:
@@ -255,7 +250,7 @@ def _worklist_context(request: HttpRequest, today: dt.date, bulk_form: BulkBookF
         event.overdue = event.window_end < today
         group = groups[event.patient_id]
         event.patient = group.patient
-        event.units = charts.units_for(item_id=event.item_id, title=event.title, kind=event.kind)
+        event.units = markers.units_for(item_id=event.item_id, title=event.title, kind=event.kind)
         if event.booked_start:
             event.booked_local = event.booked_start.astimezone(group.patient.zone)
         group.events.append(event)
@@ -403,7 +398,7 @@ def _display(value: object, zone: dt.tzinfo) -> str:
     if isinstance(value, dt.date):
         return value.strftime("%d %b %Y")
     if isinstance(value, Decimal):
-        return charts.format_value(value)
+        return markers.format_value(value)
     text = str(value)
     return text if len(text) <= 200 else text[:199] + "…"
 
@@ -478,9 +473,9 @@ def _collapse_creations(entries: list[AuditEntry]) -> list[AuditEntry]:
     return out
 
 
-def _marker_series_for(patient: Patient, case: CancerCase | None) -> list[charts.MarkerSeries]:
+def _marker_series_for(patient: Patient, case: CancerCase | None) -> list[markers.MarkerSeries]:
     results = marker_results([patient.pk]).get(patient.pk, [])
-    return charts.marker_series(results, case.marker_references if case else {})
+    return markers.marker_series(results, case.marker_references if case else {})
 
 
 def _event_forms(event: ScheduledEvent, today: dt.date) -> dict[str, EventForm]:
@@ -513,7 +508,7 @@ def _patient_context(
         event.patient = patient
         event.overdue = event.is_overdue(today)
         event.quick = event.is_open and event.due_date <= soon
-        event.units = charts.units_for(item_id=event.item_id, title=event.title, kind=event.kind)
+        event.units = markers.units_for(item_id=event.item_id, title=event.title, kind=event.kind)
         if event.booked_start:
             event.booked_local = event.booked_start.astimezone(patient.zone)
     protocol = None
@@ -557,7 +552,7 @@ def _patient_context(
             "completed": sum(1 for e in events if e.status == ScheduledEvent.Status.COMPLETED),
         },
         "series": series,
-        "rising": [s for s in charts.latest_series_per_item(series).values() if s.rising],
+        "rising": [s for s in markers.latest_series_per_item(series).values() if s.rising],
         "overrides": overrides,
         "custom_items": custom_items,
         "recurrences": recurrences,

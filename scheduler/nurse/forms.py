@@ -1,5 +1,5 @@
 """Forms of the nurse workspace. They validate input and turn it into the keyword
-arguments of a service; they never write (``scheduler.services`` does).
+arguments of a service; they never write (``scheduler.plans.services`` does).
 
 Every event form carries the event's ``version``: the service refuses the change with
 ``ConcurrentEditError`` when someone else saved the event in between.
@@ -19,8 +19,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from scheduler.charts import units_for
 from scheduler.models import Kind, Recurrence, ScheduledEvent
+from scheduler.plans.markers import units_for
 from scheduler.rules import RulesError, default_library
 from survivorship.models import CancerCase, CareTeam, Patient, User
 from survivorship.validators import available_time_zones, time_zone_choices

@@ -28,6 +28,8 @@ from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 
 from scheduler.models import NurseDigest, Reminder, ScheduledEvent
+from scheduler.plans import markers
+from scheduler.plans.selectors import rising_flags
 from survivorship.models import DEFAULT_TIME_ZONE, CancerCase, Patient, User
 
 logger = logging.getLogger(__name__)
@@ -163,9 +165,6 @@ def digest_build(*, nurse: User, date: dt.date) -> Digest:
 
 
 def _rising(patients) -> list[DigestItem]:
-    from scheduler import charts
-    from scheduler.selectors import rising_flags
-
     active = (
         Patient.objects.filter(pk__in=patients)
         .filter(cancer_case__surveillance_status=CancerCase.SurveillanceStatus.ACTIVE)
@@ -183,7 +182,7 @@ def _rising(patients) -> list[DigestItem]:
                     series.title,
                     _("%(value)s %(unit)s on %(day)s")
                     % {
-                        "value": charts.format_value(latest.value),
+                        "value": markers.format_value(latest.value),
                         "unit": series.unit,
                         "day": _day(latest.on),
                     },
@@ -243,21 +242,10 @@ def nurse_digest_send(*, nurse_id: int, date: dt.date) -> str:
     return "sent"
 
 
-def nurse_digests_due_queue(*, now: dt.datetime | None = None) -> list[tuple[int, dt.date]]:
-    """Queue one digest task per nurse whose morning has come (after commit)."""
-    due = nurses_due(now=now)
-    if due:
-        from scheduler.tasks import nurse_digest_send as task
-
-        transaction.on_commit(lambda: [task.delay(n, d.isoformat()) for n, d in due])
-    return due
-
-
 __all__ = [
     "Digest",
     "digest_build",
     "digest_email",
     "nurse_digest_send",
-    "nurse_digests_due_queue",
     "nurses_due",
 ]

@@ -2,8 +2,8 @@
 reminder preferences, subscribing from a calendar app, sharing with family; plus the
 invitation a nurse sends and the patient accepts.
 
-Views are thin: selectors (``scheduler.selectors``, ``scheduler.patient_calendar``) read,
-services (``scheduler.patient_services``, ``scheduler.invitations``) write. Every patient
+Views are thin: selectors (``scheduler.access``, ``scheduler.patient.presenters``) read,
+services (``scheduler.patient.services``, ``scheduler.invitations.services``) write. Every patient
 page goes through ``require_patient`` (nurses and administrators get 403) and reaches
 objects only through the signed-in patient (anything else is 404).
 """
@@ -29,11 +29,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from scheduler import invitations, patient_services
+from scheduler.access import event_for_patient, patient_for_nurse, require_patient
 from scheduler.feeds.tokens import feed_url, webcal_url
-from scheduler.forms_patient import InvitationPasswordForm, PreferencesForm, ShareForm
+from scheduler.invitations import services as invitations
 from scheduler.models import FeedToken, Invitation, ScheduledEvent
-from scheduler.patient_calendar import (
+from scheduler.patient import services as patient_services
+from scheduler.patient.forms import InvitationPasswordForm, PreferencesForm, ShareForm
+from scheduler.patient.presenters import (
     PREPARATION,
     agenda_view,
     event_view,
@@ -43,7 +45,6 @@ from scheduler.patient_calendar import (
     parse_month,
     progress_view,
 )
-from scheduler.selectors import event_for_patient, patient_for_nurse, require_patient
 from survivorship.models import Patient
 
 FRESH_LINK_SESSION_KEY = "patient_fresh_feed_link"

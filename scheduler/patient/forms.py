@@ -1,5 +1,5 @@
 """Forms of the patient's pages. They parse and label input; the rules that decide what
-is acceptable live in the services (``scheduler.patient_services``)."""
+is acceptable live in the services (``scheduler.patient.services``)."""
 
 from __future__ import annotations
 

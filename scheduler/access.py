@@ -1,4 +1,4 @@
-"""Permission-checked reads. Every view gets patients and events through these, so a
+"""Permission-checked lookups. Every view reaches patients and events through these, so a
 nurse only ever reaches the patients of their care teams and a patient only their own.
 
 Objects outside the caller's reach raise ``Http404`` (never 403): a URL must not reveal
@@ -7,14 +7,10 @@ whether another patient's record exists.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
-
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from scheduler import charts
 from scheduler.models import ScheduledEvent
 from survivorship.models import CareTeam, Patient, User
 
@@ -70,47 +66,8 @@ def event_for_nurse(user: User, event_id: int) -> ScheduledEvent:
         raise Http404("No such event in your care teams.") from exc
 
 
-def events_for_patient(patient: Patient) -> QuerySet[ScheduledEvent]:
-    return ScheduledEvent.objects.filter(patient=patient)
-
-
 def event_for_patient(patient: Patient, event_id: int) -> ScheduledEvent:
     try:
         return ScheduledEvent.objects.select_related("patient").get(pk=event_id, patient=patient)
     except ScheduledEvent.DoesNotExist as exc:
         raise Http404("No such event.") from exc
-
-
-def marker_results(patient_ids: Iterable[int]) -> dict[int, list[tuple]]:
-    """Numeric results of completed marker events, per patient (one query)."""
-    rows = (
-        ScheduledEvent.objects.filter(
-            patient_id__in=list(patient_ids),
-            status=ScheduledEvent.Status.COMPLETED,
-            result_value__isnull=False,
-            kind__in=charts.NUMERIC_KINDS,
-        )
-        .order_by()
-        .values_list(
-            "patient_id", "item_id", "title", "kind", "completed_on", "result_value", "result_unit", "pk"
-        )
-    )
-    by_patient: dict[int, list[tuple]] = defaultdict(list)
-    for patient_id, item_id, title, kind, on, value, unit, pk in rows:
-        if charts.is_trend_marker(item_id=item_id, title=title, kind=kind):
-            by_patient[patient_id].append((item_id, title, on, value, unit, pk))
-    return by_patient
-
-
-def rising_flags(patients: Iterable[Patient]) -> dict[int, list[charts.MarkerSeries]]:
-    """Rising tumour markers per patient id (patients should come with cancer_case)."""
-    patients = list(patients)
-    results = marker_results(p.pk for p in patients)
-    flags = {}
-    for patient in patients:
-        case = getattr(patient, "cancer_case", None)
-        references = case.marker_references if case else {}
-        rising = charts.rising_items(results.get(patient.pk, []), references)
-        if rising:
-            flags[patient.pk] = rising
-    return flags

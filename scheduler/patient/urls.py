@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from scheduler.views import patient as views
+from scheduler.patient import views
 
 app_name = "patient"
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from scheduler.views import feeds
+from scheduler.feeds import views as feeds
 
 app_name = "feeds"
 
