@@ -20,7 +20,7 @@ from scheduler.models import ReminderPreferences, ScheduledEvent
 from scheduler.plans import services
 from survivorship.models import CancerCase, Patient
 from tests.factories import CareTeamFactory, NurseFactory, PatientFactory, ScheduledEventFactory
-from tests.scheduler.feeds_support import (
+from tests.scheduler.feeds.support import (
     LOCAL_CACHE,
     clear_cache,
     icalendar_events,

@@ -2,7 +2,7 @@
 parsers the feed tests use) and print what it sees as JSON.
 
 Run with the SYSTEM Python, which has Debian's python3-gi and gir1.2-ical-3.0 (the
-project's virtualenv does not): ``/usr/bin/python3 tests/scheduler/libical_parse.py FILE``
+project's virtualenv does not): ``/usr/bin/python3 tests/scheduler/feeds/libical_parse.py FILE``
 (or ``-`` for stdin). Every X-LIC-ERROR property libical adds while parsing (its way of
 reporting a malformed line) is listed under "errors".
 """

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from scheduler.models.feeds import FeedToken, hash_token
 from tests.factories import CareTeamFactory, NurseFactory, OrganisationFactory, PatientFactory, UserFactory
-from tests.scheduler.feeds_support import LOCAL_CACHE, clear_cache
+from tests.scheduler.feeds.support import LOCAL_CACHE, clear_cache
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from scheduler.models import ScheduledEvent
 from scheduler.models.feeds import FeedState, FeedToken
 from scheduler.plans import services
 from tests.factories import CareTeamFactory, NurseFactory, PatientFactory, ScheduledEventFactory
-from tests.scheduler.feeds_support import LOCAL_CACHE, clear_cache
+from tests.scheduler.feeds.support import LOCAL_CACHE, clear_cache
 
 pytestmark = pytest.mark.django_db
 

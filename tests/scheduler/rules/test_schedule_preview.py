@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 
 from scheduler.rules import default_library
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def preview(*args: str) -> str:

@@ -2,7 +2,7 @@
 
 * ``icalendar`` (the library that writes the feed, used here as a reader);
 * Mozilla's ical.js (Thunderbird's parser) through ``tests/js/parse_ics.mjs`` and node;
-* libical (Evolution's, the strictest) through ``tests/scheduler/libical_parse.py`` and the
+* libical (Evolution's, the strictest) through ``tests/scheduler/feeds/libical_parse.py`` and the
   system Python with Debian's GObject bindings.
 
 Each returns, per event, the same normalised record so the tests can demand that all
@@ -18,9 +18,9 @@ from pathlib import Path
 
 from icalendar import Calendar
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NODE_SCRIPT = ROOT / "tests" / "js" / "parse_ics.mjs"
-LIBICAL_SCRIPT = ROOT / "tests" / "scheduler" / "libical_parse.py"
+LIBICAL_SCRIPT = ROOT / "tests" / "scheduler" / "feeds" / "libical_parse.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
