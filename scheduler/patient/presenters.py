@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 from django.utils.translation import ngettext
 
+from scheduler.formats import due_phrase, local_datetime, long_date
 from scheduler.models import Kind, ScheduledEvent
 from survivorship.models import CancerCase, Patient
 
@@ -28,22 +29,6 @@ MILESTONE_YEARS = (1, 3, 5, 10)
 
 
 # --- wording -------------------------------------------------------------------------------
-
-
-def long_date(day: dt.date) -> str:
-    return date_format(day, "j F Y")
-
-
-def due_phrase(start: dt.date, end: dt.date) -> str:
-    """ "3 March and 31 March 2027" in words (years only where needed)."""
-    if start == end:
-        return _("on %(day)s") % {"day": long_date(start)}
-    first = date_format(start, "j F") if start.year == end.year else long_date(start)
-    return _("between %(start)s and %(end)s") % {"start": first, "end": long_date(end)}
-
-
-def local_datetime(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime:
-    return timezone.localtime(value, zone)
 
 
 def duration_phrase(months: int) -> str:

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from scheduler.nurse.views import invite
 from scheduler.patient import views
 
 app_name = "patient"
@@ -17,7 +18,7 @@ urlpatterns = [
     path("subscribe/reset/", views.subscribe_reset, name="subscribe_reset"),
     path("subscribe/family/", views.shares, name="shares"),
     path("subscribe/family/<int:token_id>/stop/", views.share_revoke, name="share_revoke"),
-    # A nurse of the patient's care team sends the invitation; the patient accepts it.
-    path("invite/<int:patient_id>/", views.invite_send, name="invite_send"),
+    # The nurse's invitation page moved to /nurse/patients/<id>/invite/; bookmarks redirect.
+    path("invite/<int:patient_id>/", invite.invite_old_address),
     path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]
