@@ -21,6 +21,7 @@ from django.utils.translation import ngettext
 
 from scheduler.formats import due_phrase, local_datetime, long_date
 from scheduler.models import Kind, ScheduledEvent
+from scheduler.rules import RulesError, default_library
 from survivorship.models import CancerCase, Patient
 
 RECENTLY_CANCELLED_DAYS = 90
@@ -412,8 +413,6 @@ def event_why(event: ScheduledEvent, case: CancerCase | None) -> Why:
     schedule: list[str] = []
     protocol_name = ""
     if event.origin == ScheduledEvent.Origin.RULES and case is not None:
-        from scheduler.rules import RulesError, default_library
-
         try:
             protocol = default_library().get(case.cancer_type)
         except RulesError:

@@ -1,8 +1,9 @@
 """URLs of the patient side (namespace "patient", under /me/)."""
 
 from django.urls import path
+from django.views.decorators.http import require_safe
+from django.views.generic import RedirectView
 
-from scheduler.nurse.views import invite
 from scheduler.patient import views
 
 app_name = "patient"
@@ -19,6 +20,9 @@ urlpatterns = [
     path("subscribe/family/", views.shares, name="shares"),
     path("subscribe/family/<int:token_id>/stop/", views.share_revoke, name="share_revoke"),
     # The nurse's invitation page moved to /nurse/patients/<id>/invite/; bookmarks redirect.
-    path("invite/<int:patient_id>/", invite.invite_old_address),
+    path(
+        "invite/<int:patient_id>/",
+        require_safe(RedirectView.as_view(pattern_name="nurse:invite", permanent=True, query_string=False)),
+    ),
     path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

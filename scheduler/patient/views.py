@@ -29,6 +29,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from scheduler.access import event_for_patient, require_patient
+from scheduler.feeds.render import event_ics_filename, render_event_ics
 from scheduler.feeds.tokens import feed_url, webcal_url
 from scheduler.formats import local_datetime, when_text
 from scheduler.invitations import services as invitations
@@ -134,8 +135,6 @@ def event_detail(request: HttpRequest, patient: Patient, event_id: int) -> HttpR
 def event_ics(request: HttpRequest, patient: Patient, event_id: int) -> HttpResponse:
     """ "Add to my calendar": one event as an .ics file (the patient's own, so with details)."""
     event = event_for_patient(patient, event_id)
-    from scheduler.feeds.render import event_ics_filename, render_event_ics
-
     response = HttpResponse(render_event_ics(event), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{event_ics_filename(event)}"'
     return response

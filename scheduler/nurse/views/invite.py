@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods
 
 from scheduler.access import patient_for_nurse
 from scheduler.formats import when_text
@@ -53,9 +53,3 @@ def invite(request: HttpRequest, patient_id: int) -> HttpResponse:
             "back_url": patient.get_absolute_url(),
         },
     )
-
-
-@require_safe
-def invite_old_address(request: HttpRequest, patient_id: int) -> HttpResponse:
-    """The page's former address (``/me/invite/<id>/``), kept for bookmarks."""
-    return redirect("nurse:invite", patient_id=check_id(patient_id), permanent=True)

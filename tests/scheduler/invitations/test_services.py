@@ -73,7 +73,7 @@ def test_the_invitation_page_lives_under_the_nurse_pages_and_its_old_address_red
     assert old.status_code == 301 and old["Location"] == f"/nurse/patients/{patient.pk}/invite/"
     assert client.post(f"/me/invite/{patient.pk}/").status_code == 405  # nothing is sent from the old one
     assert mail.outbox == []
-    assert client.get(f"/me/invite/{2**63}/").status_code == 404
+    assert client.get(f"/me/invite/{2**63}/", follow=True).status_code == 404
 
 
 def test_a_nurse_of_the_team_sends_an_invitation_email(client, nurse, patient):
