@@ -30,11 +30,12 @@ from .model import (
     RangePolicy,
 )
 from .months import add_months
-from .plan import MAX_HORIZON_MONTHS
+from .periods import MAX_HORIZON_MONTHS, PHASE_BANDS, PhaseBand, PhaseBandKey, phase_band_for
 
 __all__ = [
     "KINDS",
     "MAX_HORIZON_MONTHS",
+    "PHASE_BANDS",
     "CustomItem",
     "FactSpec",
     "HorizonTooLong",
@@ -46,6 +47,8 @@ __all__ = [
     "NotRecommended",
     "Occurrence",
     "Phase",
+    "PhaseBand",
+    "PhaseBandKey",
     "Protocol",
     "ProtocolError",
     "ProtocolLibrary",
@@ -58,4 +61,5 @@ __all__ = [
     "explain",
     "generate",
     "load_library",
+    "phase_band_for",
 ]

@@ -63,8 +63,7 @@ from typing import NamedTuple
 
 from .errors import InvalidOverride
 from .model import CARE_TEAM_SOURCE, KINDS, CustomItem, Item, ItemOverride, Protocol, RangeEnd
-
-MAX_HORIZON_MONTHS = 480
+from .periods import MAX_HORIZON_MONTHS
 
 # The (month, day) offset pairs a window is made of; see the module docstring.
 Point = tuple[int, int]
