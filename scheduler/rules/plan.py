@@ -62,7 +62,17 @@ from heapq import heappop, heappush
 from typing import NamedTuple
 
 from .errors import InvalidOverride
-from .model import CARE_TEAM_SOURCE, KINDS, CustomItem, Item, ItemOverride, Protocol, RangeEnd
+from .model import (
+    CARE_TEAM_SOURCE,
+    KINDS,
+    PROVIDERS,
+    RESULT_KINDS,
+    CustomItem,
+    Item,
+    ItemOverride,
+    Protocol,
+    RangeEnd,
+)
 from .periods import MAX_HORIZON_MONTHS
 
 # The (month, day) offset pairs a window is made of; see the module docstring.
@@ -100,6 +110,8 @@ class _Series(NamedTuple):
     first_month: int | None
     max_count: int | None
     phases: tuple[_PhaseSpec, ...]
+    analyte_ids: tuple[str, ...]
+    provider: str
 
 
 def _span(start: int, end: int | None) -> str:
@@ -134,6 +146,8 @@ def _protocol_series(item: Item, end: RangeEnd, override: ItemOverride | None) -
         item.first_month,
         item.max_count,
         tuple(phases),
+        item.analyte_ids,
+        item.provider,
     )
 
 
@@ -159,6 +173,8 @@ def _custom_series(custom: CustomItem) -> _Series:
         start,
         max_count,
         (phase,),
+        custom.analyte_ids,
+        custom.provider,
     )
 
 
@@ -263,6 +279,14 @@ def _series_for(
             problem = "interval must be at least 1 month"
         elif custom.end_month is not None and custom.end_month < custom.start_offset_months:
             problem = "end month is before the start offset"
+        elif custom.provider not in PROVIDERS:
+            problem = f"provider must be one of {', '.join(PROVIDERS)}"
+        elif custom.analyte_ids and custom.kind not in RESULT_KINDS:
+            problem = f"only a {' or '.join(RESULT_KINDS)} item has analytes"
+        elif len(set(custom.analyte_ids)) != len(custom.analyte_ids):
+            problem = "an analyte is named twice"
+        elif unknown := [a for a in custom.analyte_ids if a not in protocol.analyte_catalogue]:
+            problem = f"unknown analyte {unknown[0]!r}"
         if problem:
             raise InvalidOverride(f"custom item {custom.item_id!r}: {problem}")
         seen.add(custom.item_id)
@@ -343,6 +367,8 @@ def compile_plan(
             s.source_code,
             slug,
             version,
+            s.analyte_ids,
+            s.provider,
         )
         refs = (index[(due, 0)], index[lo], index[hi], index[(m, 0)])
         used = max(used, *refs)
