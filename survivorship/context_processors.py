@@ -12,6 +12,7 @@ _NAVIGATION = {
         ("patient:calendar", _("My calendar")),
         ("patient:agenda", _("Agenda")),
         ("patient:progress", _("Where I am")),
+        ("careplan_patient:list", _("My care plan")),
         ("patient:preferences", _("Reminders")),
         ("patient:subscribe", _("Subscribe")),
     ],

@@ -1,7 +1,8 @@
 """Logging filter that keeps secrets out of logs.
 
 Feed URLs carry a bearer token in their path (``/feeds/<token>.ics``) and invitation or
-password-reset links carry one-time tokens. Web servers log request lines, so the filter
+password-reset links carry one-time tokens, and so do care-plan links for
+primary care. Web servers log request lines, so the filter
 rewrites any such token to ``[redacted]`` before a record is emitted.
 """
 
@@ -13,6 +14,7 @@ import re
 _PATTERNS = (
     re.compile(r"(/feeds/)[A-Za-z0-9_\-]+"),
     re.compile(r"(/invitation/)[A-Za-z0-9_\-:]+"),
+    re.compile(r"(/care-plan/shared/)[A-Za-z0-9_\-]+"),
     re.compile(r"(/reset/[A-Za-z0-9_\-]+/)[A-Za-z0-9_\-]+"),
 )
 

@@ -252,6 +252,10 @@ FEED_RATE_WINDOW = env.int("FEED_RATE_WINDOW", default=60 * 60)
 # this much later; revoking a link is immediate). 0 checks every request.
 FEED_FRESH_SECONDS = env.int("FEED_FRESH_SECONDS", default=60)
 
+# --- Survivorship care plans ---------------------------------------------------------
+# Days a one-time link for the primary care provider stays usable (it also stops after one use).
+CAREPLAN_LINK_DAYS = env.int("CAREPLAN_LINK_DAYS", default=14)
+
 # --- Email ----------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"Follow-up care team <no-reply@{SITE_DOMAIN}>")
@@ -335,5 +339,8 @@ LOGGING = {
     "loggers": {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "axes": {"level": "WARNING"},
+        # WeasyPrint (care-plan PDFs) logs every layout step at INFO; fontTools its subsetting.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }

@@ -17,6 +17,10 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
+    # Care plans (before "nurse/": its patients/<id>/<action>/ would take "care-plan/").
+    path("nurse/patients/<int:patient_id>/care-plan/", include("scheduler.careplan.urls.nurse")),
+    path("me/care-plan/", include("scheduler.careplan.urls.patient")),
+    path("care-plan/", include("scheduler.careplan.urls.public")),
     path("nurse/", include("scheduler.nurse.urls")),
     path("me/", include("scheduler.patient.urls")),
     path("feeds/", include("scheduler.feeds.urls")),

@@ -1,5 +1,13 @@
 """Models of the follow-up schedule, one module per concern."""
 
+from .careplan import (
+    CarePlan,
+    CarePlanLink,
+    CarePlanVersion,
+    ResponsibilityOverride,
+    TreatmentContact,
+    TreatmentSummary,
+)
 from .events import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
 from .feeds import FeedState, FeedToken
 from .invitations import Invitation
@@ -7,6 +15,9 @@ from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
 
 __all__ = [
+    "CarePlan",
+    "CarePlanLink",
+    "CarePlanVersion",
     "CustomItem",
     "FeedState",
     "FeedToken",
@@ -18,5 +29,8 @@ __all__ = [
     "Recurrence",
     "Reminder",
     "ReminderPreferences",
+    "ResponsibilityOverride",
     "ScheduledEvent",
+    "TreatmentContact",
+    "TreatmentSummary",
 ]
