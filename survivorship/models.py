@@ -272,6 +272,16 @@ class CancerCase(models.Model):
                 errors.setdefault("remission_date", []).append(
                     _("The remission date cannot be before the date of birth.")
                 )
+            # The care plan's treatment summary (scheduler.models.careplan), when there is one.
+            summary = getattr(self, "treatment_summary", None) if self.pk else None
+            diagnosed = getattr(summary, "diagnosis_date", None)
+            if diagnosed and self.remission_date < diagnosed:
+                errors.setdefault("remission_date", []).append(
+                    _(
+                        "The remission date cannot be before the date of diagnosis (%(date)s) in the treatment summary."
+                    )
+                    % {"date": diagnosed.strftime("%d %b %Y")}
+                )
         if self.cancer_type:
             from scheduler.rules import RulesError, default_library
 
