@@ -68,8 +68,11 @@ def test_a_complete_summary_is_saved_with_its_contacts_and_history(patient, nurs
 def test_end_of_treatment_before_diagnosis_is_refused_with_nothing_saved(patient):
     case = patient.cancer_case
     with pytest.raises(ValidationError) as excinfo:
-        _save(patient, values={"diagnosis_date": case.remission_date - dt.timedelta(days=100),
-                                "treatment_end_date": case.remission_date - dt.timedelta(days=200)})  # fmt: skip
+        diagnosis = case.remission_date - dt.timedelta(days=100)
+        _save(
+            patient,
+            values={"diagnosis_date": diagnosis, "treatment_end_date": diagnosis - dt.timedelta(days=100)},
+        )
     assert _errors(excinfo)["treatment_end_date"][0].startswith("The end of treatment must be on or after")
     assert not TreatmentSummary.objects.exists()
 
@@ -93,9 +96,10 @@ def test_a_diagnosis_after_the_remission_date_is_refused(patient):
 )
 def test_treatment_dates_lie_between_diagnosis_and_the_end_of_treatment(patient, field, days, message):
     case = patient.cancer_case
-    anchor = TODAY if field == "diagnosis_date" else (
-        case.remission_date - dt.timedelta(days=300) if days < 0 else case.remission_date - dt.timedelta(days=20)
-    )  # fmt: skip
+    if field == "diagnosis_date":
+        anchor = TODAY
+    else:
+        anchor = case.remission_date - dt.timedelta(days=300 if days < 0 else 20)
     with pytest.raises(ValidationError) as excinfo:
         _save(patient, values={field: anchor + dt.timedelta(days=days)})
     assert any(message in m for m in _errors(excinfo)[field])
