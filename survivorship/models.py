@@ -276,11 +276,11 @@ class CancerCase(models.Model):
             summary = getattr(self, "treatment_summary", None) if self.pk else None
             diagnosed = getattr(summary, "diagnosis_date", None)
             if diagnosed and self.remission_date < diagnosed:
+                message = _(
+                    "The remission date cannot be before the diagnosis (%(date)s, treatment summary)."
+                )
                 errors.setdefault("remission_date", []).append(
-                    _(
-                        "The remission date cannot be before the date of diagnosis (%(date)s) in the treatment summary."
-                    )
-                    % {"date": diagnosed.strftime("%d %b %Y")}
+                    message % {"date": diagnosed.strftime("%d %b %Y")}
                 )
         if self.cancer_type:
             from scheduler.rules import RulesError, default_library

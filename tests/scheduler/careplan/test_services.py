@@ -119,7 +119,7 @@ def test_the_remission_date_cannot_move_before_the_recorded_diagnosis(patient, n
     with pytest.raises(ValidationError) as excinfo:
         plan_services.case_update(case=patient.cancer_case, actor=nurse,
                                   remission_date=diagnosis - dt.timedelta(days=1))  # fmt: skip
-    assert "before the date of diagnosis" in _errors(excinfo)["remission_date"][0]
+    assert "cannot be before the diagnosis" in _errors(excinfo)["remission_date"][0]
 
 
 def test_required_fields_need_a_value_or_unknown(patient):
