@@ -92,5 +92,12 @@ def complete_summary(patient: Patient, actor: User | None = None, exposures: lis
 
 
 def pdf_text(content: bytes) -> str:
+    """The PDF's running text and, cell by cell, its tables (a name wrapped inside a table
+    cell is interleaved with its neighbours in the running text)."""
+    parts = []
     with pdfplumber.open(io.BytesIO(content)) as pdf:
-        return "\n".join(page.extract_text() or "" for page in pdf.pages)
+        for page in pdf.pages:
+            parts.append(page.extract_text() or "")
+            for table in page.extract_tables():
+                parts.extend(" ".join(cell.split()) for row in table for cell in row if cell)
+    return "\n".join(parts)
