@@ -7,7 +7,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test venv migrate demo lint format bench clean browser node-deps
+.PHONY: run test venv migrate demo lint format bench clean browser node-deps pdf-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,17 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium gir1.2-ical-3.0 python3-gi >/dev/null; \
 	fi
 
+# Pango, HarfBuzz (with its subsetter) and fonts for WeasyPrint's care-plan PDFs (weasyprint
+# 70 needs Pango >= 1.44; the wheels bring no system libraries). Needed by the app and the tests.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core fonts-liberation
+
+pdf-deps:
+	@if [ "$$(dpkg-query -W -f='$${Status}\n' $(PDF_PACKAGES) 2>/dev/null | grep -c '^install ok installed$$')" != "$(words $(PDF_PACKAGES))" ]; then \
+	  echo "Installing Debian's Pango, HarfBuzz and fonts (care-plan PDFs)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(PDF_PACKAGES) >/dev/null; \
+	fi
+
 # npm packages used by the tests (axe-core, ical.js); pinned in package-lock.json.
 node-deps:
 	@if [ -f package.json ] && [ ! -d node_modules ]; then npm ci --silent --no-audit --no-fund; fi
@@ -38,11 +49,11 @@ migrate: $(STAMP)
 demo: migrate
 	$(DEV_ENV) $(BIN)/python manage.py seed_demo
 
-run: demo
+run: pdf-deps demo
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops web, worker and beat)"
 	PORT=$(PORT) $(DEV_ENV) $(BIN)/honcho start -f Procfile
 
-test: $(STAMP) browser node-deps
+test: $(STAMP) browser node-deps pdf-deps
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -16,7 +16,7 @@ from scheduler.careplan import services
 from scheduler.models import CarePlanLink, CarePlanVersion, PatientAccessLog, TreatmentSummary
 from survivorship.logging import redact
 from tests.factories import AdministratorFactory, CareTeamFactory, NurseFactory, UserFactory
-from tests.scheduler.careplan.support import NOW, PASSWORD, TODAY, complete_summary, enrol, pdf_text
+from tests.scheduler.careplan.support import NOW, TODAY, complete_summary, enrol, pdf_text
 
 pytestmark = pytest.mark.django_db
 
