@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from scheduler.careplan.demo import seed_care_plans
 from scheduler.models import ScheduledEvent
 from scheduler.plans import services
 from scheduler.rules import default_library
@@ -160,6 +161,13 @@ class Command(BaseCommand):
                     patient=patient, reason="Demo: follow-up complete", actor=None
                 )
             created["patients"] += 1
+
+        # --- Survivorship care plans (scheduler.careplan): delivered plans for a few patients ---
+        first_nurse = {team.pk: team.members.order_by("username").first() for team in team_list}
+        care_plans = seed_care_plans({pk: nurse for pk, nurse in first_nurse.items() if nurse})
+        if care_plans:
+            self.stdout.write(f"Care plans delivered: {care_plans}")
+        # --- end of care plans ---
 
         self.stdout.write(
             self.style.SUCCESS(
