@@ -94,9 +94,9 @@ def document_view(data: Mapping[str, Any], *, clinical: bool) -> dict[str, Any]:
     for row in data["schedule"]:
         if row["what"] not in by_party.setdefault(row["who"], []):
             by_party[row["who"]].append(row["what"])
-    for effect in data["late_effects"]:
-        for check in effect["checks"]:
-            by_party.setdefault(check["who"], []).append(f"{effect['title']}: {check['text']}")
+    for effect in data["late_effects"]:  # the checks themselves are on the late-effects page
+        for party in dict.fromkeys(check["who"] for check in effect["checks"]):
+            by_party.setdefault(party, []).append(_("Checks for: %(effect)s") % {"effect": effect["title"]})
     for entry in (*data["screening"], *data["advice"]):
         by_party.setdefault(entry["who"], []).append(entry["title"])
     delivery = data.get("delivery")
