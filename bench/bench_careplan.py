@@ -17,8 +17,8 @@ unless --keep). Target: every step under one second.
 from __future__ import annotations
 
 import argparse
-import io
 import datetime as dt
+import io
 import os
 import statistics
 import sys
@@ -55,7 +55,9 @@ def _timed(fn, runs: int) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--save", metavar="DIR", help="also write the HTML fragments and PDFs there")
@@ -125,7 +127,9 @@ def run(runs: int, client_class, save: Path | None) -> None:
             patient=patient, actor=nurse, kind="lab", title=f"Extra blood test {n} (demo)",
             explanation="Bench item.", first_due=remission + dt.timedelta(days=30 * n), interval_months=6,
         )  # fmt: skip
-    plan_services.override_set(patient=patient, item_id="visit", actor=nurse, reason="bench", interval_months=6)
+    plan_services.override_set(
+        patient=patient, item_id="visit", actor=nurse, reason="bench", interval_months=6
+    )
     for event in ScheduledEvent.objects.filter(patient=patient, due_date__lt=today - dt.timedelta(days=30)):
         plan_services.event_complete(event=event, actor=nurse, completed_on=event.due_date)
     events = ScheduledEvent.objects.filter(patient=patient).count()
@@ -133,29 +137,55 @@ def run(runs: int, client_class, save: Path | None) -> None:
     diagnosis = remission - dt.timedelta(days=300)
     end = remission - dt.timedelta(days=20)
     long_text = "Bench text that is long enough to wrap over several lines of the page. " * 6
+    values = {
+        "diagnosis": "Classical Hodgkin lymphoma, nodular sclerosis (demo)",
+        "histology": long_text[:200],
+        "diagnosis_date": diagnosis,
+        "stage_text": "IIB bulky mediastinal (demo)",
+        "stage_group": "IIB",
+        "treatment_end_date": end,
+        "surgery": "yes",
+        "surgery_procedure": "Excision biopsy of a neck node",
+        "surgery_site": "Left neck",
+        "surgery_date": diagnosis + dt.timedelta(days=7),
+        "radiation": "yes",
+        "radiation_area": "Involved-site radiotherapy, mediastinum and neck",
+        "radiation_end_date": end,
+        "systemic_therapy": "yes",
+        "systemic_regimen": "ABVD (doxorubicin, bleomycin, vinblastine, dacarbazine)",
+        "systemic_cycles": 6,
+        "systemic_end_date": end - dt.timedelta(days=40),
+        "ongoing_treatment": "yes",
+        "ongoing_drug": "Levothyroxine",
+        "ongoing_duration": "Lifelong",
+        "ongoing_watch": long_text,
+        "persistent_effects": "yes",
+        "persistent_effects_detail": long_text,
+        "genetic_testing": "no",
+        "genetic_referral": "no",
+        "pcp_name": "Dr Bench Doctor (demo)",
+        "pcp_practice": "Bench Surgery",
+        "pcp_phone": "+44 20 7946 0100",
+        "pcp_email": "surgery@demo.example",
+        "pcp_address": "1 Bench Road",
+    }
+    contacts = [
+        {
+            "role": "haematologist",
+            "name": f"Dr Contact {n} (demo)",
+            "institution": "Bench Hospital (demo)",
+            "phone": f"+44 20 7946 0{n:03d}",
+            "email": f"contact{n}@demo.example",
+        }
+        for n in range(12)
+    ]
     services.treatment_summary_save(
         case=case,
         actor=nurse,
-        values={
-            "diagnosis": "Classical Hodgkin lymphoma, nodular sclerosis (demo)", "histology": long_text[:200],
-            "diagnosis_date": diagnosis, "stage_text": "IIB bulky mediastinal (demo)", "stage_group": "IIB",
-            "treatment_end_date": end, "surgery": "yes", "surgery_procedure": "Excision biopsy of a neck node",
-            "surgery_site": "Left neck", "surgery_date": diagnosis + dt.timedelta(days=7), "radiation": "yes",
-            "radiation_area": "Involved-site radiotherapy, mediastinum and neck", "radiation_end_date": end,
-            "systemic_therapy": "yes", "systemic_regimen": "ABVD (doxorubicin, bleomycin, vinblastine, dacarbazine)",
-            "systemic_cycles": 6, "systemic_end_date": end - dt.timedelta(days=40), "ongoing_treatment": "yes",
-            "ongoing_drug": "Levothyroxine", "ongoing_duration": "Lifelong", "ongoing_watch": long_text,
-            "persistent_effects": "yes", "persistent_effects_detail": long_text, "genetic_testing": "no",
-            "genetic_referral": "no", "pcp_name": "Dr Bench Doctor (demo)", "pcp_practice": "Bench Surgery",
-            "pcp_phone": "+44 20 7946 0100", "pcp_email": "surgery@demo.example", "pcp_address": "1 Bench Road",
-        },
+        values=values,
         exposures=list(rules.default_library().care_plan.exposures),
-        contacts=[
-            {"role": "haematologist", "name": f"Dr Contact {n} (demo)", "institution": "Bench Hospital (demo)",
-             "phone": f"+44 20 7946 0{n:03d}", "email": f"contact{n}@demo.example"}
-            for n in range(12)
-        ],
-    )  # fmt: skip
+        contacts=contacts,
+    )
     services.careplan_notes_save(patient=patient, notes=(long_text + "\n\n") * 6, actor=nurse)
 
     patient = Patient.objects.select_related("cancer_case", "care_team", "organisation").get(pk=patient.pk)
