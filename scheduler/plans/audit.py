@@ -13,7 +13,18 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
-from scheduler.models import CustomItem, ItemOverride, Recurrence, ScheduledEvent
+from scheduler.models import (
+    CarePlan,
+    CarePlanLink,
+    CarePlanVersion,
+    CustomItem,
+    ItemOverride,
+    Recurrence,
+    ResponsibilityOverride,
+    ScheduledEvent,
+    TreatmentContact,
+    TreatmentSummary,
+)
 from scheduler.plans.markers import format_value
 from survivorship.models import CancerCase, Patient
 
@@ -64,6 +75,25 @@ def audit_trail(patient: Patient) -> list[AuditEntry]:
         (_("Override"), ItemOverride.history.filter(patient_id=patient.pk), lambda h: h.item_id),
         (_("Custom item"), CustomItem.history.filter(patient_id=patient.pk), lambda h: h.title),
         (_("Recurrence"), Recurrence.history.filter(patient_id=patient.pk), lambda h: str(h.detected_on)),
+        # The survivorship care plan (scheduler.careplan).
+        (_("Treatment summary"), TreatmentSummary.history.filter(case__patient_id=patient.pk), lambda h: ""),
+        (
+            _("Treatment contact"),
+            TreatmentContact.history.filter(summary__case__patient_id=patient.pk),
+            lambda h: h.name,
+        ),
+        (_("Responsible"), ResponsibilityOverride.history.filter(patient_id=patient.pk), lambda h: h.subject),
+        (_("Care plan notes"), CarePlan.history.filter(patient_id=patient.pk), lambda h: ""),
+        (
+            _("Care plan"),
+            CarePlanVersion.history.filter(patient_id=patient.pk),
+            lambda h: _("version %(n)d delivered") % {"n": h.number},
+        ),
+        (
+            _("Care plan link"),
+            CarePlanLink.history.filter(version__patient_id=patient.pk),
+            lambda h: h.label or _("for primary care"),
+        ),
     ]
     entries: list[AuditEntry] = []
     for what, history, label in sources:
