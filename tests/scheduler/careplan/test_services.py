@@ -328,3 +328,33 @@ def test_two_requests_racing_for_one_link_get_one_document(nurse):
     for thread in threads:
         thread.join()
     assert sum(r is not None for r in results) == 1
+
+
+@pytest.mark.parametrize(
+    ("zone", "accepted"),
+    [
+        ("Australia/Adelaide", True),
+        ("Asia/Kolkata", True),
+        ("Europe/Paris", False),
+        ("America/New_York", False),
+    ],
+)
+def test_dates_are_judged_in_the_patients_zone(nurse, zone, accepted):
+    late_evening = dt.datetime(2026, 6, 15, 20, 0, tzinfo=dt.UTC)  # already 16 June in Adelaide and Kolkata
+    with time_machine.travel(late_evening, tick=False):
+        patient = enrol(team=CareTeamFactory(nurses=[nurse]), cancer_type="breast", time_zone=zone)
+        complete_summary(patient, nurse)
+        tomorrow_in_london = dt.date(2026, 6, 16)
+        call = lambda: services.careplan_deliver(  # noqa: E731
+            patient=patient,
+            actor=nurse,
+            delivered_on=tomorrow_in_london,
+            delivered_to="patient",
+            method="post",
+        )
+        if accepted:
+            assert call().delivered_on == tomorrow_in_london
+        else:
+            with pytest.raises(ValidationError) as excinfo:
+                call()
+            assert _errors(excinfo)["delivered_on"] == ["The delivery date cannot be in the future."]
