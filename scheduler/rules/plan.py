@@ -338,7 +338,7 @@ def compile_plan(
             if due <= MAX_HORIZON_MONTHS:
                 aligned.append((due, order, number, m, gen, lo, hi))
             following = _next_occurrence(all_series[order], number, m, due)
-            if following is not None:  # always later than ``month``: see _next_occurrence's proof
+            if following is not None:  # later than ``month``: see "Intervals never stretch" above
                 heappush(pending, (following[0], order, number + 1, following[1]))
     aligned.sort(key=lambda r: (r[0], r[1], r[2]))
 
