@@ -195,8 +195,8 @@ def care_plan_content(
     screening = tuple(r for r in catalogue.screening if r.applies(counted))
     advice = tuple(r for r in catalogue.advice if r.applies(counted))
     cited: dict[str, Source] = {}
-    for entry in (*late_effects, *screening, *advice):
-        for source in entry.sources:
+    for sources in (*(e.sources for e in late_effects), *(r.sources for r in (*screening, *advice))):
+        for source in sources:
             cited.setdefault(source.code, source)
     return CarePlanContent(
         protocol_slug=protocol.slug,

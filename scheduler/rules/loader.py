@@ -315,7 +315,7 @@ class _Builder:
             self.conditions(None, policy.get("frequent_when", {})),
             policy.get("note", ""),
         )
-        items = []
+        items: list[Item] = []
         for raw in data["items"]:
             if any(item.id == raw["id"] for item in items):
                 raise self.fail(raw["id"], "duplicate item id")
