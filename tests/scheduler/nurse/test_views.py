@@ -310,7 +310,9 @@ def test_list_pages_use_the_same_number_of_queries_for_5_and_30_patients(
 def test_patient_page_queries_do_not_grow_with_the_plan(client_nurse, patient, django_assert_max_num_queries):
     url = reverse("nurse:patient", args=[patient.pk])
     client_nurse.get(url)
-    with django_assert_max_num_queries(25) as small:
+    # 25 for the page, 8 for the care-plan card (it builds the document to compare it with
+    # the last delivered version): a constant, whatever the plan's size.
+    with django_assert_max_num_queries(33) as small:
         client_nurse.get(url)
     for n in range(40):
         event = ScheduledEventFactory(patient=patient, key=f"extra#{n}", due_date=dt.date(2026, 7, 1))
