@@ -7,6 +7,18 @@ class SurvivorshipConfig(AppConfig):
     name = "survivorship"
     verbose_name = "Survivorship care"
 
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from . import logging as redaction
+        from .twofactor import login_started
+
+        def _login_started(sender, request, user, **kwargs):
+            login_started(request=request, user=user)
+
+        user_logged_in.connect(_login_started, dispatch_uid="survivorship.twofactor.login_started")
+        redaction.install()
+
 
 class SurvivorshipAdminConfig(admin_apps.AdminConfig):
     """The Django admin, open to administrators only (never nurses or patients)."""
