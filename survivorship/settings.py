@@ -302,6 +302,9 @@ PASSWORD_RESET_WINDOW = env.int("PASSWORD_RESET_WINDOW", default=60 * 60)
 # it on for themselves. `make run` runs with DEBUG on, so the demo logins need no code.
 STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=not DEBUG and not TESTING)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Follow-up care")
+# The admin lists people's devices (to reset a lost phone) but never shows their secret
+# keys or recovery codes: nobody but the person can produce their codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Staff are signed out after this many seconds without a request (0 = never).
 STAFF_IDLE_TIMEOUT = env.int("STAFF_IDLE_TIMEOUT", default=30 * 60)
 

@@ -207,3 +207,12 @@ def two_factor_remove(*, user) -> None:
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
     log.info("two-factor sign-in turned off for user %s", user.pk)
+
+
+def two_factor_reset(*, user, actor) -> None:
+    """An administrator's reset for a lost phone: the devices go, the person's sessions
+    are no longer verified, and the next sign-in sets up a new app (staff must)."""
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+    log.warning("two-factor sign-in of user %s reset by user %s", user.pk, getattr(actor, "pk", None))
