@@ -96,35 +96,35 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     form = TwoFactorCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         wait = twofactor.seconds_to_wait(user)
-        device = None if wait else twofactor.code_check(user=user, code=form.cleaned_data["code"])
-        if device is not None:
-            twofactor.login_completed(request=request, device=device)
-            if device.name == twofactor.RECOVERY_NAME:
-                left = twofactor.recovery_codes_left(user)
-                messages.warning(
-                    request,
-                    ngettext(
-                        "You signed in with a recovery code. %(n)d code is left: make new ones on your "
-                        "sign-in security page.",
-                        "You signed in with a recovery code. %(n)d codes are left: make new ones on your "
-                        "sign-in security page.",
-                        left,
-                    )
-                    % {"n": left},
-                )
-            return redirect(_safe_next(request))
-        wait = wait or twofactor.seconds_to_wait(user)
         if wait:
+            # django-otp doubles the wait after each wrong code; the code is not checked.
             form.add_error(
                 "code",
                 ngettext(
-                    "Too many wrong codes. Wait %(n)d second, then try the newest code.",
-                    "Too many wrong codes. Wait %(n)d seconds, then try the newest code.",
+                    "Too many wrong codes. Wait %(n)d second, then type the newest code.",
+                    "Too many wrong codes. Wait %(n)d seconds, then type the newest code.",
                     wait,
                 )
                 % {"n": wait},
             )
         else:
+            device = twofactor.code_check(user=user, code=form.cleaned_data["code"])
+            if device is not None:
+                twofactor.login_completed(request=request, device=device)
+                if device.name == twofactor.RECOVERY_NAME:
+                    left = twofactor.recovery_codes_left(user)
+                    messages.warning(
+                        request,
+                        ngettext(
+                            "You signed in with a recovery code. %(n)d code is left: make new ones on your "
+                            "sign-in security page.",
+                            "You signed in with a recovery code. %(n)d codes are left: make new ones on "
+                            "your sign-in security page.",
+                            left,
+                        )
+                        % {"n": left},
+                    )
+                return redirect(_safe_next(request))
             form.add_error("code", _("That code is not right. Type the newest code your app shows."))
     return render(request, "registration/two_factor_verify.html", {"form": form, "next": _safe_next(request)})
 

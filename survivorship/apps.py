@@ -11,12 +11,9 @@ class SurvivorshipConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from . import logging as redaction
-        from .twofactor import login_started
+        from .twofactor import on_user_logged_in
 
-        def _login_started(sender, request, user, **kwargs):
-            login_started(request=request, user=user)
-
-        user_logged_in.connect(_login_started, dispatch_uid="survivorship.twofactor.login_started")
+        user_logged_in.connect(on_user_logged_in, dispatch_uid="survivorship.twofactor.login_started")
         redaction.install()
 
 

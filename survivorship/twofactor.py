@@ -17,7 +17,9 @@ given ``survivorship.middleware.TwoFactorMiddleware`` sends every request to the
 from __future__ import annotations
 
 import logging
+import math
 import re
+from base64 import b32encode
 
 import django_otp
 import segno
@@ -25,6 +27,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -65,6 +68,11 @@ def login_started(*, request: HttpRequest, user) -> None:
         request.session.pop(PENDING_SESSION_KEY, None)
 
 
+def on_user_logged_in(sender, request, user, **kwargs) -> None:
+    """The user_logged_in receiver (connected in SurvivorshipConfig.ready)."""
+    login_started(request=request, user=user)
+
+
 def step_owed(request: HttpRequest) -> str | None:
     """``"verify"`` or ``"setup"`` when the signed-in person must give a code (or set up
     an app) before anything else; None when they may carry on."""
@@ -98,8 +106,6 @@ def authenticator_qr_svg(device: TOTPDevice) -> str:
 
 def authenticator_secret(device: TOTPDevice) -> str:
     """The key in the base32 form apps accept when typed, in groups of four."""
-    from base64 import b32encode
-
     key = b32encode(device.bin_key).decode().rstrip("=")
     return " ".join(key[i : i + 4] for i in range(0, len(key), 4))
 
@@ -180,14 +186,12 @@ def code_check(*, user, code: str) -> Device | None:
 def seconds_to_wait(user) -> int:
     """How long the person must wait before the next code is checked (django-otp's
     doubling delay after wrong codes); 0 when a code may be tried now."""
-    from django.utils import timezone
-
     wait = 0
     for model in (TOTPDevice, StaticDevice):
         for device in model.objects.filter(user=user, confirmed=True):
             allowed, data = device.verify_is_allowed()
             if not allowed and data and data.get("locked_until"):
-                wait = max(wait, int((data["locked_until"] - timezone.now()).total_seconds()) + 1)
+                wait = max(wait, math.ceil((data["locked_until"] - timezone.now()).total_seconds()))
     return wait
 
 
