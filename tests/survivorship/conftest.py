@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import uuid
+
 import pytest
 
 
@@ -13,3 +16,12 @@ def _password_reset_sent_in_process(monkeypatch):
 
     task = tasks.password_reset_send
     monkeypatch.setattr(task, "delay", lambda *args, **kwargs: task.apply(args=args, kwargs=kwargs))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters(settings):
+    """Each test counts from zero: the same cache backend (Redis under CI), under a key
+    prefix of its own, so nothing is flushed and no count leaks between tests."""
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = caches
