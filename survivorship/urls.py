@@ -28,8 +28,8 @@ urlpatterns = [
     ),
     path("accounts/two-factor/off/", account_views.two_factor_disable, name="two_factor_disable"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("nurse/", include("scheduler.urls.nurse")),
-    path("me/", include("scheduler.urls.patient")),
-    path("feeds/", include("scheduler.urls.feeds")),
+    path("nurse/", include("scheduler.nurse.urls")),
+    path("me/", include("scheduler.patient.urls")),
+    path("feeds/", include("scheduler.feeds.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,185 @@
+"""Load obviously fictional demo data. Idempotent: a second run creates nothing new."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from scheduler.models import ScheduledEvent
+from scheduler.plans import services
+from scheduler.rules import default_library
+from survivorship.models import CancerCase, CareTeam, Organisation, Patient, User
+
+DEMO_PASSWORD = "followup-demo"  # noqa: S105 - documented demo password, demo data only
+
+NURSES = [
+    ("nurse.ada", "Ada", "Demonurse", ["Team North (demo)"]),
+    ("nurse.ben", "Ben", "Demonurse", ["Team South (demo)"]),
+    ("nurse.cleo", "Cleo", "Demonurse", ["Team North (demo)", "Team South (demo)"]),
+]
+FIRST_NAMES = ["Alex", "Blair", "Casey", "Devon", "Emery", "Finley", "Gray", "Harper", "Indigo", "Jules"]
+SURNAMES = ["Example", "Sample", "Placeholder", "Testwell", "Mockford"]
+CANCER_TYPES = [
+    "breast",
+    "colorectal",
+    "prostate",
+    "lung",
+    "ovarian",
+    "melanoma",
+    "testicular-seminoma",
+    "hodgkin-lymphoma",
+    "thyroid",
+    "cml",
+    "bladder",
+    "other",
+]
+ZONES = ["Europe/London", "Europe/Paris", "America/New_York", "America/Chicago", "Australia/Sydney"]
+PATIENT_COUNT = 48
+
+
+class Command(BaseCommand):
+    help = "Load demo data (fictional people only). Safe to run repeatedly."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        library = default_library()
+        created = {"users": 0, "teams": 0, "patients": 0}
+        org, _ = Organisation.objects.get_or_create(
+            slug="demo-hospital", defaults={"name": "Demo General Hospital (fictional)"}
+        )
+
+        admin, made = User.objects.get_or_create(
+            username="admin",
+            defaults={
+                "email": "admin@demo.example",
+                "first_name": "Demo",
+                "last_name": "Administrator",
+                "role": User.Role.ADMINISTRATOR,
+                "is_staff": True,
+                "is_superuser": True,
+            },
+        )
+        if made:
+            admin.set_password(DEMO_PASSWORD)
+            admin.save(update_fields=["password"])
+            created["users"] += 1
+
+        teams: dict[str, CareTeam] = {}
+        for name in ("Team North (demo)", "Team South (demo)"):
+            teams[name], made = CareTeam.objects.get_or_create(organisation=org, name=name)
+            created["teams"] += made
+
+        for username, first, last, team_names in NURSES:
+            nurse, made = User.objects.get_or_create(
+                username=username,
+                defaults={
+                    "email": f"{username}@demo.example",
+                    "first_name": first,
+                    "last_name": last,
+                    "role": User.Role.NURSE,
+                },
+            )
+            if made:
+                nurse.set_password(DEMO_PASSWORD)
+                nurse.save(update_fields=["password"])
+                created["users"] += 1
+                for team_name in team_names:
+                    teams[team_name].members.add(nurse)
+
+        rng = random.Random(20261124)  # fixed seed: the same people every time
+        today = timezone.localdate()
+        team_list = list(teams.values())
+        for index in range(PATIENT_COUNT):
+            mrn = f"DEMO-{index + 1:04d}"
+            # Decide everything up front so the random stream never depends on the DB.
+            first = FIRST_NAMES[index % len(FIRST_NAMES)]
+            last = SURNAMES[(index // len(FIRST_NAMES)) % len(SURNAMES)]
+            cancer_type = CANCER_TYPES[index % len(CANCER_TYPES)]
+            days_ago = 7 if index == 0 else rng.randint(7, 8 * 365)
+            birth_year = rng.randint(1950, 1995)
+            zone = ZONES[index % len(ZONES)]
+            protocol = library.get(cancer_type)
+            facts = {name: rng.choice(spec.values) for name, spec in protocol.facts.items()}
+            status = CancerCase.SurveillanceStatus.ACTIVE
+            if index % 16 == 5:
+                status = CancerCase.SurveillanceStatus.PAUSED
+            elif index % 16 == 11:
+                status = CancerCase.SurveillanceStatus.DISCHARGED
+
+            if Patient.objects.filter(organisation=org, mrn=mrn).exists():
+                continue
+            user = None
+            if index < 3:
+                user, made = User.objects.get_or_create(
+                    username=f"patient{index + 1}",
+                    defaults={
+                        "email": f"patient{index + 1}@demo.example",
+                        "first_name": first,
+                        "last_name": last,
+                        "role": User.Role.PATIENT,
+                        "time_zone": zone,
+                    },
+                )
+                if made:
+                    user.set_password(DEMO_PASSWORD)
+                    user.save(update_fields=["password"])
+                    created["users"] += 1
+            patient = Patient(
+                organisation=org,
+                care_team=team_list[index % len(team_list)],
+                display_name=f"{first} {last} (demo)",
+                date_of_birth=dt.date(birth_year, 1 + index % 12, 1 + index % 28),
+                mrn=mrn,
+                time_zone=zone,
+                email=f"patient{index + 1}@demo.example",
+                phone=f"+44 7700 900{index:03d}",  # Ofcom's reserved drama range
+                user=user,
+            )
+            remission = today - dt.timedelta(days=days_ago)
+            # Enrolled at remission, so the plan shows its history too.
+            case = CancerCase(
+                cancer_type=cancer_type, facts=facts, remission_date=remission, followup_from=remission
+            )
+            services.patient_enrol(patient=patient, case=case, actor=None)
+            self._add_history(patient, today, random.Random(index))
+            if status == CancerCase.SurveillanceStatus.PAUSED:
+                services.recurrence_record(
+                    patient=patient,
+                    detected_on=max(remission, today - dt.timedelta(days=20)),
+                    extent="local",
+                    notes="Demo recurrence.",
+                    actor=None,
+                )
+            elif status == CancerCase.SurveillanceStatus.DISCHARGED:
+                services.surveillance_discharge(
+                    patient=patient, reason="Demo: follow-up complete", actor=None
+                )
+            created["patients"] += 1
+
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo data ready: {users} users, {teams} care teams, {patients} patients created "
+                "(existing rows left as they were).".format(**created)
+            )
+        )
+
+    @staticmethod
+    def _add_history(patient: Patient, today: dt.date, rng: random.Random) -> None:
+        """Mark most past events done (a marker value for marker tests), leave a few overdue."""
+        past = ScheduledEvent.objects.filter(patient=patient, window_end__lt=today).order_by("due_date")
+        value = Decimal(rng.choice(["0.8", "1.5", "2.4"]))
+        for event in past:
+            if rng.random() < 0.1:
+                continue  # left overdue, for the worklist
+            fields = {}
+            if event.kind == "tumor-marker":
+                value = (value * Decimal(rng.choice(["0.9", "1.0", "1.1", "1.3"]))).quantize(Decimal("0.01"))
+                fields = {"result_value": value, "result_unit": "ng/mL", "result_flag": "normal"}
+            services.event_complete(
+                event=event, actor=None, completed_on=min(event.due_date, today), result_shared=True, **fields
+            )

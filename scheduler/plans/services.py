@@ -1,0 +1,728 @@
+"""The plan service: the one way a follow-up plan is created, regenerated and edited.
+
+Views, admin actions, management commands and tasks call these functions; they own the
+transaction and the audit trail (django-simple-history records every change with its
+user, see ``_audited``).
+
+Merge rules of :func:`plan_regenerate` (nothing a nurse or patient did is ever lost):
+
+* completed, skipped, booked and hand-edited events are kept exactly as they are;
+* a planned event whose key the rules still produce keeps its row and identity; its
+  dates, title and source follow the rules (``sequence`` rises when a calendar would
+  see the difference);
+* a planned event the rules no longer produce becomes ``cancelled`` with a reason,
+  never deleted (and comes back as planned if the rules produce it again later);
+* new keys are added. Running it twice in a row changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.db import transaction
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from scheduler import rules
+from scheduler.models import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
+from scheduler.reminders.service import reminders_sync
+from survivorship.models import CancerCase, Patient, User
+
+logger = logging.getLogger(__name__)
+
+ROLLING_HORIZON_MONTHS = 36  # a plan always reaches at least three years ahead
+MAX_HORIZON_MONTHS = 480
+CUSTOM_TOLERANCE = dt.timedelta(days=14)
+CUSTOM_SOURCE = "Added by the care team"
+
+# Fields the plan owns; a calendar sees a change to any of these.
+_RULE_FIELDS = (
+    "item_id",
+    "kind",
+    "title",
+    "explanation",
+    "due_date",
+    "window_start",
+    "window_end",
+    "phase_label",
+    "source",
+    "protocol_version",
+)
+_CALENDAR_FIELDS = frozenset(
+    {"title", "kind", "due_date", "window_start", "window_end", "status", "booked_start", "duration_minutes",
+     "location", "explanation"}
+)  # fmt: skip
+
+
+class PlanError(Exception):
+    """A plan operation that cannot be done in the current state (message is user-facing)."""
+
+
+class ConcurrentEditError(PlanError):
+    """Someone else changed the event since the form was loaded."""
+
+    def __init__(self, current: ScheduledEvent) -> None:
+        self.current = current
+        super().__init__(
+            "Someone else changed this event while you were editing it. "
+            "Nothing was saved: the current state is shown; check it and try again."
+        )
+
+
+@dataclass
+class PlanChange:
+    """What a regeneration did, by event key."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    revived: list[str] = field(default_factory=list)
+    kept: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.cancelled or self.revived)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.created)} added, {len(self.updated)} updated, {len(self.cancelled)} cancelled, "
+            f"{len(self.revived)} restored, {self.kept} unchanged"
+        )
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A dated item the plan should contain (from the rules or a custom item)."""
+
+    key: str
+    item_id: str
+    kind: str
+    title: str
+    explanation: str
+    due_date: dt.date
+    window_start: dt.date
+    window_end: dt.date
+    phase_label: str
+    source: str
+    protocol_version: str
+    origin: str = ScheduledEvent.Origin.RULES
+
+
+@contextlib.contextmanager
+def _audited(actor: User | None, reason: str = "") -> Iterator[None]:
+    """Attribute history rows written inside the block to ``actor`` (services may run
+    outside a request, where simple-history's middleware cannot tell who it was)."""
+    context = HistoricalRecords.context
+    previous_request = getattr(context, "request", None)
+    if actor is not None and previous_request is None:
+
+        class _Request:  # the minimal request simple-history reads the user from
+            user = actor
+
+        context.request = _Request()
+    try:
+        yield
+    finally:
+        if actor is not None and previous_request is None:
+            del context.request
+
+
+# --- proposals --------------------------------------------------------------------------
+
+
+def horizon_months_for(remission_date: dt.date, today: dt.date) -> int:
+    """Months from remission to at least ``ROLLING_HORIZON_MONTHS`` after today."""
+    delta = relativedelta(today, remission_date)
+    months = delta.years * 12 + delta.months + (1 if delta.days else 0) + ROLLING_HORIZON_MONTHS
+    return max(ROLLING_HORIZON_MONTHS, min(months, MAX_HORIZON_MONTHS))
+
+
+def _overrides_for(patient: Patient) -> dict[str, rules.ItemOverride]:
+    return {
+        o.item_id: rules.ItemOverride(disabled=o.disabled, interval_months=o.interval_months, reason=o.reason)
+        for o in patient.item_overrides.all()
+    }
+
+
+def _custom_proposals(items: Iterable[CustomItem], *, start: dt.date, until: dt.date) -> list[Proposal]:
+    proposals = []
+    for item in items:
+        if not item.active:
+            continue
+        last = min(d for d in (item.until, until) if d is not None)
+        number = 0
+        while True:
+            due = item.first_due + relativedelta(months=(item.interval_months or 0) * number)
+            number += 1
+            if due > last:
+                break
+            if due >= start:
+                proposals.append(
+                    Proposal(
+                        key=f"{item.item_id}#{number}",
+                        item_id=item.item_id,
+                        kind=item.kind,
+                        title=item.title,
+                        explanation=item.explanation,
+                        due_date=due,
+                        window_start=due - CUSTOM_TOLERANCE,
+                        window_end=due + CUSTOM_TOLERANCE,
+                        phase_label="Added by the care team",
+                        source=CUSTOM_SOURCE,
+                        protocol_version="",
+                        origin=ScheduledEvent.Origin.CUSTOM,
+                    )
+                )
+            if not item.interval_months:
+                break
+    return proposals
+
+
+def plan_proposals(
+    *,
+    cancer_type: str,
+    facts: dict[str, str],
+    remission_date: dt.date,
+    today: dt.date,
+    from_date: dt.date | None = None,
+    horizon_months: int | None = None,
+    overrides: dict[str, rules.ItemOverride] | None = None,
+    custom_items: Sequence[CustomItem] = (),
+) -> list[Proposal]:
+    """What the plan should contain, without touching the database (the enrolment
+    preview uses this directly). Raises ``rules.RulesError`` for bad input."""
+    protocol = rules.default_library().get(cancer_type)
+    if horizon_months is None:
+        horizon_months = horizon_months_for(remission_date, today)
+    occurrences = rules.generate(
+        protocol,
+        facts,
+        remission_date,
+        today=today,
+        from_date=from_date,
+        horizon_months=horizon_months,
+        overrides=overrides or {},
+    )
+    proposals = [
+        Proposal(
+            key=o.key,
+            item_id=o.item_id,
+            kind=o.kind,
+            title=o.title,
+            explanation=o.explanation,
+            due_date=o.due,
+            window_start=o.window_start,
+            window_end=o.window_end,
+            phase_label=o.phase_label,
+            source=o.source,
+            protocol_version=o.protocol_version,
+        )
+        for o in occurrences
+    ]
+    horizon_end = remission_date + relativedelta(months=horizon_months)
+    proposals += _custom_proposals(custom_items, start=from_date or remission_date, until=horizon_end)
+    proposals.sort(key=lambda p: (p.due_date, p.kind, p.key))
+    return proposals
+
+
+# --- regeneration -----------------------------------------------------------------------
+
+
+def plan_regenerate(
+    *, patient: Patient, today: dt.date | None = None, actor: User | None = None, reason: str = ""
+) -> PlanChange:
+    """Bring the patient's events in line with the rules, merging with what exists."""
+    with transaction.atomic(), _audited(actor):
+        case = CancerCase.objects.select_for_update().select_related("patient").get(patient=patient)
+        today = today or case.patient.local_today()
+        change = PlanChange()
+        existing = {
+            e.key: e
+            for e in ScheduledEvent.objects.filter(patient_id=patient.pk, episode=case.episode).order_by()
+        }
+        if case.surveillance_status != CancerCase.SurveillanceStatus.ACTIVE:
+            change.kept = len(existing)
+            return change
+
+        horizon = horizon_months_for(case.remission_date, today)
+        proposals = plan_proposals(
+            cancer_type=case.cancer_type,
+            facts=case.facts,
+            remission_date=case.remission_date,
+            today=max(today, case.remission_date),
+            from_date=case.followup_from,
+            horizon_months=horizon,
+            overrides=_overrides_for(patient),
+            custom_items=list(patient.custom_items.all()),
+        )
+        to_create: list[ScheduledEvent] = []
+        to_update: list[ScheduledEvent] = []
+        seen: set[str] = set()
+        why = reason or "the plan was regenerated"
+        for proposal in proposals:
+            seen.add(proposal.key)
+            event = existing.get(proposal.key)
+            if event is None:
+                to_create.append(_event_from(proposal, patient, case.episode, actor))
+                change.created.append(proposal.key)
+                continue
+            if event.status == ScheduledEvent.Status.CANCELLED and event.cancelled_by_plan:
+                _apply_proposal(event, proposal)
+                event.status = ScheduledEvent.Status.PLANNED
+                event.status_reason = ""
+                event.cancelled_by_plan = False
+                _touch(event, actor, calendar=True)
+                to_update.append(event)
+                change.revived.append(proposal.key)
+                continue
+            if event.status != ScheduledEvent.Status.PLANNED or event.hand_edited:
+                change.kept += 1
+                continue
+            changed = _apply_proposal(event, proposal)
+            if changed:
+                _touch(event, actor, calendar=bool(changed & _CALENDAR_FIELDS))
+                to_update.append(event)
+                change.updated.append(proposal.key)
+            else:
+                change.kept += 1
+        for key, event in existing.items():
+            if key in seen:
+                continue
+            if event.status == ScheduledEvent.Status.PLANNED and not event.hand_edited:
+                event.status = ScheduledEvent.Status.CANCELLED
+                event.cancelled_by_plan = True
+                event.status_reason = f"No longer in the plan after {why}."[:300]
+                _touch(event, actor, calendar=True)
+                to_update.append(event)
+                change.cancelled.append(key)
+            else:
+                change.kept += 1
+
+        if to_create:
+            bulk_create_with_history(to_create, ScheduledEvent, batch_size=500, default_user=actor)
+        if to_update:
+            bulk_update_with_history(
+                to_update,
+                ScheduledEvent,
+                fields=[*_RULE_FIELDS, "status", "status_reason", "cancelled_by_plan", "sequence", "version",
+                        "changed_by", "updated_at"],
+                batch_size=500,
+                default_user=actor,
+            )  # fmt: skip
+        _reminders_sync([event.pk for event in to_update])
+        horizon_end = case.remission_date + relativedelta(months=horizon)
+        if case.plan_horizon != horizon_end:
+            CancerCase.objects.filter(pk=case.pk).update(plan_horizon=horizon_end)
+        if change.changed:
+            logger.info("plan regenerated for patient %s: %s", patient.pk, change.summary())
+        return change
+
+
+def _reminders_sync(event_ids: list[int]) -> None:
+    """Re-time or cancel the pending reminders of changed events, in this transaction
+    (so a cancelled event can never be reminded of)."""
+    if event_ids:
+        reminders_sync(event_ids=event_ids)
+
+
+def _event_from(proposal: Proposal, patient: Patient, episode: int, actor: User | None) -> ScheduledEvent:
+    now = timezone.now()
+    return ScheduledEvent(
+        patient=patient,
+        episode=episode,
+        key=proposal.key,
+        origin=proposal.origin,
+        item_id=proposal.item_id,
+        kind=proposal.kind,
+        title=proposal.title,
+        explanation=proposal.explanation,
+        due_date=proposal.due_date,
+        window_start=proposal.window_start,
+        window_end=proposal.window_end,
+        phase_label=proposal.phase_label,
+        source=proposal.source,
+        protocol_version=proposal.protocol_version,
+        changed_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _apply_proposal(event: ScheduledEvent, proposal: Proposal) -> set[str]:
+    changed = set()
+    for name in _RULE_FIELDS:
+        value = getattr(proposal, name)
+        if getattr(event, name) != value:
+            setattr(event, name, value)
+            changed.add(name)
+    return changed
+
+
+def _touch(event: ScheduledEvent, actor: User | None, *, calendar: bool) -> None:
+    event.version += 1
+    if calendar:
+        event.sequence += 1
+    event.changed_by = actor
+    event.updated_at = timezone.now()
+
+
+def plans_extend(*, today: dt.date | None = None, batch: int = 200) -> int:
+    """Regenerate active plans whose rolling horizon is running short. Returns how many."""
+    today = today or timezone.now().date()
+    threshold = today + relativedelta(months=ROLLING_HORIZON_MONTHS) - dt.timedelta(days=30)
+    patient_ids = list(
+        CancerCase.objects.filter(surveillance_status=CancerCase.SurveillanceStatus.ACTIVE)
+        .exclude(plan_horizon__gte=threshold)
+        .values_list("patient_id", flat=True)[:batch]
+    )
+    for patient in Patient.objects.filter(pk__in=patient_ids):
+        plan_regenerate(patient=patient, reason="the plan reached further ahead")
+    return len(patient_ids)
+
+
+# --- enrolment and case changes ----------------------------------------------------------
+
+
+def patient_enrol(*, patient: Patient, case: CancerCase, actor: User | None) -> PlanChange:
+    """Save a new patient with their cancer case and create the plan."""
+    with transaction.atomic(), _audited(actor):
+        patient.full_clean()
+        patient.save()
+        case.patient = patient
+        if case.followup_from is None:
+            case.followup_from = max(patient.local_today(), case.remission_date)
+        case.full_clean()
+        case.save()
+        return plan_regenerate(patient=patient, actor=actor, reason="enrolment")
+
+
+def case_update(*, case: CancerCase, actor: User | None, **changes: object) -> PlanChange:
+    """Change remission date, cancer type or facts, then regenerate the plan."""
+    with transaction.atomic(), _audited(actor):
+        described = []
+        for name, value in changes.items():
+            if getattr(case, name) != value:
+                described.append(name.replace("_", " "))
+                setattr(case, name, value)
+        case.full_clean()
+        case.save()
+        return plan_regenerate(
+            patient=case.patient, actor=actor, reason=f"a change of {', '.join(described) or 'the case'}"
+        )
+
+
+def override_set(
+    *, patient: Patient, item_id: str, actor: User | None, reason: str, disabled: bool = False,
+    interval_months: int | None = None,
+) -> PlanChange:  # fmt: skip
+    """Turn a protocol item off for this patient, or fix its interval; survives regeneration."""
+    if not reason.strip():
+        raise PlanError("A reason is required to change the plan.")
+    if not disabled and not interval_months:
+        raise PlanError("Choose an interval in months, or turn the item off.")
+    with transaction.atomic(), _audited(actor):
+        ItemOverride.objects.update_or_create(
+            patient=patient,
+            item_id=item_id,
+            defaults={
+                "disabled": disabled,
+                "interval_months": None if disabled else interval_months,
+                "reason": reason.strip(),
+                "created_by": actor,
+            },
+        )
+        return plan_regenerate(
+            patient=patient, actor=actor, reason=f"an override of {item_id} ({reason.strip()})"
+        )
+
+
+def override_remove(*, override: ItemOverride, actor: User | None) -> PlanChange:
+    with transaction.atomic(), _audited(actor):
+        patient = override.patient
+        item_id = override.item_id
+        override.delete()
+        return plan_regenerate(patient=patient, actor=actor, reason=f"removing the override of {item_id}")
+
+
+def custom_item_add(*, patient: Patient, actor: User | None, **fields: object) -> PlanChange:
+    with transaction.atomic(), _audited(actor):
+        item = CustomItem(patient=patient, created_by=actor, **fields)
+        item.full_clean()
+        item.save()
+        return plan_regenerate(patient=patient, actor=actor, reason=f"adding {item.title}")
+
+
+# --- recurrence and discharge -------------------------------------------------------------
+
+
+def _cancel_future_planned(case: CancerCase, *, from_date: dt.date, reason: str, actor: User | None) -> int:
+    events = list(
+        ScheduledEvent.objects.select_for_update().filter(
+            patient_id=case.patient_id,
+            episode=case.episode,
+            status=ScheduledEvent.Status.PLANNED,
+            due_date__gte=from_date,
+        )
+    )
+    for event in events:
+        event.status = ScheduledEvent.Status.CANCELLED
+        event.status_reason = reason[:300]
+        event.cancelled_by_plan = False
+        _touch(event, actor, calendar=True)
+    if events:
+        bulk_update_with_history(
+            events,
+            ScheduledEvent,
+            fields=[
+                "status",
+                "status_reason",
+                "cancelled_by_plan",
+                "sequence",
+                "version",
+                "changed_by",
+                "updated_at",
+            ],
+            default_user=actor,
+        )
+        _reminders_sync([event.pk for event in events])
+    return len(events)
+
+
+def recurrence_record(
+    *, patient: Patient, detected_on: dt.date, extent: str, notes: str = "", actor: User | None
+) -> Recurrence:
+    """Record a recurrence: surveillance pauses and future planned events are cancelled."""
+    with transaction.atomic(), _audited(actor):
+        case = CancerCase.objects.select_for_update().get(patient=patient)
+        if detected_on > patient.local_today():
+            raise PlanError("The recurrence date cannot be in the future.")
+        if detected_on < case.remission_date:
+            raise PlanError("The recurrence date cannot be before the remission date.")
+        recurrence = Recurrence(
+            patient=patient, detected_on=detected_on, extent=extent, notes=notes, recorded_by=actor
+        )
+        recurrence.full_clean()
+        recurrence.save()
+        case.surveillance_status = CancerCase.SurveillanceStatus.PAUSED
+        case.save(update_fields=["surveillance_status", "updated_at"])
+        label = recurrence.get_extent_display().lower()
+        _cancel_future_planned(
+            case,
+            from_date=detected_on,
+            reason=f"Surveillance paused: {label} recurrence recorded on {detected_on:%d %b %Y}.",
+            actor=actor,
+        )
+        return recurrence
+
+
+def surveillance_resume(*, patient: Patient, remission_date: dt.date, actor: User | None) -> PlanChange:
+    """A new remission after a recurrence: a new episode of the plan starts from that date."""
+    with transaction.atomic(), _audited(actor):
+        case = CancerCase.objects.select_for_update().select_related("patient").get(patient=patient)
+        if case.surveillance_status == CancerCase.SurveillanceStatus.ACTIVE:
+            raise PlanError("Surveillance is already active.")
+        last = patient.recurrences.first()
+        if last and remission_date < last.detected_on:
+            raise PlanError("The new remission date cannot be before the recurrence.")
+        case.remission_date = remission_date
+        case.followup_from = remission_date
+        case.episode += 1
+        case.surveillance_status = CancerCase.SurveillanceStatus.ACTIVE
+        case.full_clean()
+        case.save()
+        return plan_regenerate(patient=patient, actor=actor, reason="a new remission")
+
+
+def surveillance_discharge(*, patient: Patient, reason: str, actor: User | None) -> int:
+    """End follow-up: future planned events are cancelled with the reason."""
+    if not reason.strip():
+        raise PlanError("A reason is required to discharge a patient.")
+    with transaction.atomic(), _audited(actor):
+        case = CancerCase.objects.select_for_update().get(patient=patient)
+        case.surveillance_status = CancerCase.SurveillanceStatus.DISCHARGED
+        case.save(update_fields=["surveillance_status", "updated_at"])
+        return _cancel_future_planned(
+            case,
+            from_date=patient.local_today(),
+            reason=f"Discharged from follow-up: {reason.strip()}",
+            actor=actor,
+        )
+
+
+# --- event actions -------------------------------------------------------------------------
+
+
+def _locked(event: ScheduledEvent, expected_version: int | None) -> ScheduledEvent:
+    current = ScheduledEvent.objects.select_for_update().select_related("patient").get(pk=event.pk)
+    if expected_version is not None and current.version != expected_version:
+        raise ConcurrentEditError(current)
+    return current
+
+
+def _save(event: ScheduledEvent, actor: User | None, fields: Iterable[str]) -> ScheduledEvent:
+    fields = set(fields)
+    _touch(event, actor, calendar=bool(fields & _CALENDAR_FIELDS))
+    event.full_clean()
+    event.save(update_fields=[*fields, "sequence", "version", "changed_by", "updated_at"])
+    _reminders_sync([event.pk])
+    return event
+
+
+def event_book(
+    *, event: ScheduledEvent, actor: User | None, start: dt.datetime, duration_minutes: int, location: str,
+    expected_version: int | None = None, allow_past: bool = False,
+) -> ScheduledEvent:  # fmt: skip
+    if timezone.is_naive(start):
+        raise PlanError("The booked time needs a time zone.")
+    if start < timezone.now() and not allow_past:
+        raise PlanError("The booked time is in the past. Tick “recorded after the fact” to book a past time.")
+    with transaction.atomic(), _audited(actor):
+        current = _locked(event, expected_version)
+        if current.status in (ScheduledEvent.Status.COMPLETED, ScheduledEvent.Status.CANCELLED):
+            raise PlanError(f"A {current.get_status_display().lower()} event cannot be booked.")
+        local_day = start.astimezone(current.patient.zone).date()
+        current.status = ScheduledEvent.Status.BOOKED
+        current.status_reason = ""
+        current.booked_start = start
+        current.duration_minutes = duration_minutes
+        current.location = location.strip()
+        fields = {"status", "status_reason", "booked_start", "duration_minutes", "location"}
+        if not current.window_start <= local_day <= current.window_end:
+            current.window_start = min(current.window_start, local_day)
+            current.window_end = max(current.window_end, local_day)
+            current.hand_edited = True
+            fields |= {"window_start", "window_end", "hand_edited"}
+        if current.due_date != local_day:
+            current.due_date = local_day
+            fields.add("due_date")
+        return _save(current, actor, fields)
+
+
+def event_complete(
+    *, event: ScheduledEvent, actor: User | None, completed_on: dt.date, result_text: str = "",
+    result_value: Decimal | None = None, result_unit: str = "", result_flag: str = "",
+    result_shared: bool = False, expected_version: int | None = None,
+) -> ScheduledEvent:  # fmt: skip
+    with transaction.atomic(), _audited(actor):
+        current = _locked(event, expected_version)
+        if current.status == ScheduledEvent.Status.CANCELLED:
+            raise PlanError("A cancelled event cannot be completed.")
+        if completed_on > current.patient.local_today():
+            raise PlanError("The completion date cannot be in the future.")
+        if result_value is not None and not result_unit:
+            raise PlanError("A numeric result needs a unit.")
+        current.status = ScheduledEvent.Status.COMPLETED
+        current.status_reason = ""
+        current.completed_on = completed_on
+        current.result_text = result_text.strip()
+        current.result_value = result_value
+        current.result_unit = result_unit
+        current.result_flag = result_flag
+        current.result_shared = result_shared
+        fields = {"status", "status_reason", "completed_on", "result_text", "result_value", "result_unit",
+                  "result_flag", "result_shared"}  # fmt: skip
+        return _save(current, actor, fields)
+
+
+def event_skip(
+    *, event: ScheduledEvent, actor: User | None, reason: str, expected_version: int | None = None
+) -> ScheduledEvent:
+    if not reason.strip():
+        raise PlanError("A reason is required to skip an event.")
+    with transaction.atomic(), _audited(actor):
+        current = _locked(event, expected_version)
+        if current.status in ScheduledEvent.CLOSED_STATUSES:
+            raise PlanError(f"This event is already {current.get_status_display().lower()}.")
+        current.status = ScheduledEvent.Status.SKIPPED
+        current.status_reason = reason.strip()[:300]
+        return _save(current, actor, {"status", "status_reason"})
+
+
+def event_move(
+    *, event: ScheduledEvent, actor: User | None, new_due: dt.date, reason: str = "",
+    expected_version: int | None = None,
+) -> ScheduledEvent:  # fmt: skip
+    """Move the due date. Inside the window a reason is optional; outside it is required
+    and the window widens to include the new date."""
+    with transaction.atomic(), _audited(actor):
+        current = _locked(event, expected_version)
+        if current.status in ScheduledEvent.CLOSED_STATUSES:
+            raise PlanError(f"A {current.get_status_display().lower()} event cannot be moved.")
+        outside = not current.window_start <= new_due <= current.window_end
+        if outside and not reason.strip():
+            raise PlanError("Moving outside the due window needs a reason.")
+        current.due_date = new_due
+        current.window_start = min(current.window_start, new_due)
+        current.window_end = max(current.window_end, new_due)
+        current.hand_edited = True
+        current.status_reason = reason.strip()[:300]
+        return _save(
+            current, actor, {"due_date", "window_start", "window_end", "hand_edited", "status_reason"}
+        )
+
+
+def event_update_notes(
+    *, event: ScheduledEvent, actor: User | None, notes: str, expected_version: int | None = None
+) -> ScheduledEvent:
+    with transaction.atomic(), _audited(actor):
+        current = _locked(event, expected_version)
+        current.notes = notes
+        return _save(current, actor, {"notes"})
+
+
+def events_mark_booked(
+    *, events: Sequence[ScheduledEvent], actor: User | None, start_time: dt.time, location: str,
+    duration_minutes: int = 30,
+) -> int:  # fmt: skip
+    """Bulk "mark booked" from the worklist: each event on its due date at ``start_time``
+    in the patient's zone. Closed events are left alone. Returns how many were booked."""
+    booked = 0
+    for event in events:
+        if event.status != ScheduledEvent.Status.PLANNED:
+            continue
+        zone = event.patient.zone
+        start = dt.datetime.combine(event.due_date, start_time, tzinfo=zone)
+        event_book(
+            event=event, actor=actor, start=start, duration_minutes=duration_minutes, location=location,
+            allow_past=True,
+        )  # fmt: skip
+        booked += 1
+    return booked
+
+
+def patient_view_log(*, patient: Patient, user: User, path: str) -> None:
+    PatientAccessLog.objects.create(patient=patient, user=user, path=path[:300])
+
+
+__all__ = [
+    "ConcurrentEditError",
+    "Kind",
+    "PlanChange",
+    "PlanError",
+    "Proposal",
+    "case_update",
+    "custom_item_add",
+    "event_book",
+    "event_complete",
+    "event_move",
+    "event_skip",
+    "event_update_notes",
+    "events_mark_booked",
+    "override_remove",
+    "override_set",
+    "patient_enrol",
+    "patient_view_log",
+    "plan_proposals",
+    "plan_regenerate",
+    "plans_extend",
+    "recurrence_record",
+    "surveillance_discharge",
+    "surveillance_resume",
+]
