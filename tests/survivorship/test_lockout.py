@@ -183,3 +183,48 @@ def test_the_admin_sign_in_goes_through_the_same_lockout(client, settings):
     for _ in range(5):
         attempt(client, "admin.ada@demo.example", "wrong")
     assert attempt(client, "ADMIN.ADA", PASSWORD).status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("hops", "forwarded", "expected"),
+    [
+        (0, "203.0.113.9", "10.0.0.1"),  # no proxy trusted: the header is the client's word
+        (1, "203.0.113.9", "203.0.113.9"),
+        (1, "6.6.6.6, 203.0.113.9", "203.0.113.9"),  # entries the client wrote are ignored
+        (2, "6.6.6.6, 203.0.113.9, 10.0.0.2", "203.0.113.9"),
+        (1, "not-an-address", "10.0.0.1"),
+        (2, "203.0.113.9", "10.0.0.1"),  # fewer entries than proxies: do not trust it
+    ],
+)
+def test_the_client_address_comes_from_the_trusted_proxies_only(rf, settings, hops, forwarded, expected):
+    from survivorship.auth import client_address
+
+    settings.TRUSTED_PROXY_COUNT = hops
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_address(request) == expected
+
+
+def test_behind_a_proxy_each_client_is_counted_apart(client, ben, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
+    for n in range(3):
+        client.post(
+            LOGIN,
+            {"username": f"x{n}@demo.example", "password": "guess"},
+            REMOTE_ADDR="10.0.0.1",
+            HTTP_X_FORWARDED_FOR="198.51.100.50",
+        )
+    locked = client.post(
+        LOGIN,
+        {"username": "nurse.ben", "password": PASSWORD},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.50",
+    )
+    assert locked.status_code == 429
+    other = client.post(
+        LOGIN,
+        {"username": "nurse.ben", "password": PASSWORD},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.51",
+    )
+    assert other.status_code == 302
