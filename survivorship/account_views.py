@@ -111,7 +111,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             device = twofactor.code_check(user=user, code=form.cleaned_data["code"])
             if device is not None:
                 twofactor.login_completed(request=request, device=device)
-                if device.name == twofactor.RECOVERY_NAME:
+                if twofactor.is_recovery_code(device):
                     left = twofactor.recovery_codes_left(user)
                     messages.warning(
                         request,

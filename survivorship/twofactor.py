@@ -162,6 +162,10 @@ def recovery_codes_left(user) -> int:
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 
 
+def is_recovery_code(device: Device) -> bool:
+    return isinstance(device, StaticDevice)
+
+
 def format_recovery_code(code: str) -> str:
     return f"{code[:4]}-{code[4:]}" if len(code) == 8 else code
 

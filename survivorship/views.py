@@ -1,4 +1,4 @@
-"""Project-level views: the landing page, the role-based home redirect, /healthz."""
+"""Project-level views: the landing page, the role-based home redirect, /healthz, the 429 page."""
 
 from __future__ import annotations
 
