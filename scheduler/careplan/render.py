@@ -2,7 +2,8 @@
 and a PDF made from a fragment by WeasyPrint, on the server, with no network access.
 
 The PDF is laid out by ``templates/careplan/pdf.html`` with the print stylesheet
-``static/css/careplan-print.css`` inlined (WeasyPrint fetches nothing: every URL is refused).
+``static/css/careplan-print.css`` and the page box given to WeasyPrint as stylesheets (it
+fetches nothing: every URL is refused).
 Paper: A4 or US Letter.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
 from scheduler.careplan.presenters import document_view
 
@@ -41,18 +43,27 @@ def _print_css() -> str:
     return PRINT_CSS.read_text(encoding="utf-8")
 
 
+def _page_css(paper: str) -> str:
+    """The page box: paper size, margins and a footer with the page number."""
+    footer = _("Survivorship care plan").replace('"', "")
+    return (
+        f"@page {{ size: {PAPER_SIZES.get(paper, 'A4')}; margin: 16mm 15mm 18mm;"
+        f' @bottom-center {{ content: "{footer} · " counter(page) " / " counter(pages);'
+        ' font-family: "Liberation Sans", "DejaVu Sans", sans-serif; font-size: 8pt; color: #555; } }'
+    )
+
+
 def render_pdf(fragment: str, *, clinical: bool, paper: str = "a4") -> bytes:
     """A PDF of a rendered fragment (stored or fresh), on A4 or US Letter paper."""
     # Imported here: WeasyPrint loads Pango through cffi, so a host without it still serves every page.
-    from weasyprint import HTML
+    from weasyprint import CSS, HTML
 
     page = render_to_string(
         "careplan/pdf.html",
-        {
-            "fragment": mark_safe(fragment),  # noqa: S308 - rendered by our own template, escaped there
-            "css": mark_safe(_print_css()),  # noqa: S308 - our own static file
-            "paper": PAPER_SIZES.get(paper, "A4"),
-            "clinical": clinical,
-        },
+        {"fragment": mark_safe(fragment), "clinical": clinical},  # noqa: S308 - rendered and escaped by our template
     )
-    return HTML(string=page, url_fetcher=_refuse, base_url=None).write_pdf()
+    stylesheets = [
+        CSS(string=_page_css(paper), url_fetcher=_refuse),
+        CSS(string=_print_css(), url_fetcher=_refuse),
+    ]
+    return HTML(string=page, url_fetcher=_refuse, base_url=None).write_pdf(stylesheets=stylesheets)

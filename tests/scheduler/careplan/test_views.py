@@ -5,8 +5,10 @@ primary care provider's one-time link, and everyone who must be refused."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
+import pdfplumber
 import pytest
 import time_machine
 from django.urls import reverse
@@ -296,10 +298,15 @@ def test_pdfs_hold_the_summary_the_schedule_and_the_contacts_under_names_without
     for row in data["schedule"]:
         assert row["what"] in text
     assert "Weakening of the heart muscle (cardiomyopathy)" in text
+    assert "Survivorship care plan · 1 / " in text  # the page box's footer
 
     client.force_login(patient.user)
     response = client.get("/me/care-plan/1.pdf?paper=letter")
     assert response["Content-Disposition"] == 'attachment; filename="care-plan-v1.pdf"'
+    with pdfplumber.open(io.BytesIO(response.content)) as pdf:
+        assert (round(pdf.pages[0].width), round(pdf.pages[0].height)) == (612, 792)  # US Letter
+    with pdfplumber.open(io.BytesIO(client.get("/me/care-plan/1.pdf").content)) as pdf:
+        assert (round(pdf.pages[0].width), round(pdf.pages[0].height)) == (595, 842)  # A4
     text = " ".join(pdf_text(response.content).split())
     assert "Your follow-up plan" in text and "Dr Onco Testperson" in text and patient.mrn not in text
     assert "Pat" not in response["Content-Disposition"]
