@@ -21,7 +21,7 @@ from django.utils.translation import ngettext
 
 from scheduler.formats import due_phrase, local_datetime, long_date
 from scheduler.models import Kind, ScheduledEvent
-from scheduler.rules import RulesError, default_library
+from scheduler.rules import PHASE_BANDS, RulesError, default_library
 from survivorship.models import CancerCase, Patient
 
 RECENTLY_CANCELLED_DAYS = 90
@@ -311,12 +311,12 @@ class Progress:
 
 
 PHASES = (
-    (0, 36, N_("High vigilance: years 1 to 3"),
+    (*PHASE_BANDS[0].months, N_("High vigilance: years 1 to 3"),
      N_("This is when check-ups are most frequent, because it is when the cancer is most likely to come back "
      "if it does. Most people stay well.")),
-    (36, 60, N_("Extended monitoring: years 3 to 5"),
+    (*PHASE_BANDS[1].months, N_("Extended monitoring: years 3 to 5"),
      N_("Check-ups become less frequent as the chance of the cancer coming back keeps falling.")),
-    (60, None, N_("Long-term follow-up: year 5 onwards"),
+    (*PHASE_BANDS[2].months, N_("Long-term follow-up: year 5 onwards"),
      N_("Check-ups are usually yearly or less often. Your care team will talk with you about what long-term "
      "follow-up you need.")),
 )  # fmt: skip

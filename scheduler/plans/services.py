@@ -38,7 +38,6 @@ from survivorship.models import CancerCase, Patient, User
 logger = logging.getLogger(__name__)
 
 ROLLING_HORIZON_MONTHS = 36  # a plan always reaches at least three years ahead
-MAX_HORIZON_MONTHS = 480
 CUSTOM_TOLERANCE = dt.timedelta(days=14)
 CUSTOM_SOURCE = "Added by the care team"
 
@@ -141,7 +140,7 @@ def horizon_months_for(remission_date: dt.date, today: dt.date) -> int:
     """Months from remission to at least ``ROLLING_HORIZON_MONTHS`` after today."""
     delta = relativedelta(today, remission_date)
     months = delta.years * 12 + delta.months + (1 if delta.days else 0) + ROLLING_HORIZON_MONTHS
-    return max(ROLLING_HORIZON_MONTHS, min(months, MAX_HORIZON_MONTHS))
+    return max(ROLLING_HORIZON_MONTHS, min(months, rules.MAX_HORIZON_MONTHS))
 
 
 def _overrides_for(patient: Patient) -> dict[str, rules.ItemOverride]:
