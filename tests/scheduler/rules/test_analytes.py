@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler import charts
+from scheduler.plans import markers as charts
 from scheduler.rules import (
     RESULT_KINDS,
     CustomItem,
