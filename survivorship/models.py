@@ -247,7 +247,7 @@ class CancerCase(models.Model):
         blank=True,
         help_text=_(
             "Per analyte id (psa, cea, ca-125, afp, hcg-beta, thyroglobulin...), the patient's own value "
-            "above which a result is flagged as rising, in the analyte's first unit (e.g. {\"psa\": \"0.2\"} "
+            'above which a result is flagged as rising, in the analyte\'s first unit (e.g. {"psa": "0.2"} '
             "for 0.2 ng/mL)."
         ),
     )
