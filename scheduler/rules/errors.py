@@ -52,3 +52,7 @@ class UnknownUnit(InvalidResult):
 
 class ImplausibleValue(InvalidResult):
     """The value lies outside the analyte's physically possible range (a typing slip)."""
+
+
+class InvalidExposures(RulesError):
+    """A treatment exposure is not in the care-plan catalogue's vocabulary."""

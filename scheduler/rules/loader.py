@@ -16,12 +16,14 @@ from decimal import Decimal
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from .analytes import Analyte, ReferenceRange, Unit, ValueRange, is_ucum_like, loinc_check_digit_ok
+from .care_plan import CarePlanCatalogue, Check, Exposure, LateEffect, Recommendation, Source, Symptom
 from .errors import ProtocolError
 from .model import (
     RESULT_KINDS,
@@ -41,6 +43,7 @@ PROTOCOLS_DIR = Path(__file__).resolve().parent.parent / "protocols"
 CATALOGUES_DIR = PROTOCOLS_DIR / "catalogues"
 SCHEMA_PATH = PROTOCOLS_DIR / "protocol.schema.json"
 ANALYTES_SCHEMA_PATH = CATALOGUES_DIR / "analytes.schema.json"
+CARE_PLAN_SCHEMA_PATH = CATALOGUES_DIR / "care-plan.schema.json"
 UNSOURCED_TITLE = "no published source found; needs a clinician's check"
 
 
@@ -60,10 +63,11 @@ def load_library(directory: Path, catalogues: Path | None = None) -> ProtocolLib
     ``catalogues`` (default: the shipped ``scheduler/protocols/catalogues``)."""
     catalogue_dir = CATALOGUES_DIR if catalogues is None else Path(catalogues)
     analytes = load_analytes(catalogue_dir / "analytes.toml")
+    care_plan = load_care_plan(catalogue_dir / "care-plan.toml")
     protocols: dict[str, Protocol] = {}
     first_seen: dict[str, tuple[str, tuple[str, ...]]] = {}  # item id -> (file, analyte ids)
     for path in sorted(Path(directory).glob("*.toml")):
-        protocol = load_protocol(path, analytes)
+        protocol = load_protocol(path, analytes, care_plan)
         protocols[protocol.slug] = protocol
         for item in protocol.items:
             if not item.analytes:
@@ -77,7 +81,7 @@ def load_library(directory: Path, catalogues: Path | None = None) -> ProtocolLib
                     f" {seen[0]} names {', '.join(seen[1])} (an item id must mean the same test"
                     " in every protocol: results are stored under it)",
                 )
-    return ProtocolLibrary(protocols, analytes)
+    return ProtocolLibrary(protocols, analytes, care_plan)
 
 
 def _read(path: Path, schema_path: Path, entry_of: Any) -> dict[str, Any]:
@@ -113,9 +117,95 @@ def _keyed_entry(data: dict[str, Any], where: list[Any]) -> tuple[str | None, li
     return None, where
 
 
-def load_protocol(path: Path, analytes: Mapping[str, Analyte] | None = None) -> Protocol:
+def load_protocol(
+    path: Path,
+    analytes: Mapping[str, Analyte] | None = None,
+    care_plan: CarePlanCatalogue | None = None,
+) -> Protocol:
     data = _read(path, SCHEMA_PATH, _protocol_entry)
-    return _Builder(path.name, data, analytes or {}).build(expected_slug=path.stem)
+    builder = _Builder(path.name, data, analytes or {}, care_plan or CarePlanCatalogue())
+    return builder.build(expected_slug=path.stem)
+
+
+def load_care_plan(path: Path) -> CarePlanCatalogue:
+    """The care-plan catalogue in ``path`` (see ``scheduler.rules.care_plan``)."""
+    data = _read(path, CARE_PLAN_SCHEMA_PATH, _keyed_entry)
+    titles: dict[str, str] = data["sources"]
+
+    def fail(entry: str | None, problem: str) -> ProtocolError:
+        return ProtocolError(path.name, entry, problem)
+
+    def sources(entry: str, codes: list[str]) -> tuple[Source, ...]:
+        for code in codes:
+            if code not in titles:
+                raise fail(entry, f"source {code!r} is not in the file's [sources] table")
+        return tuple(Source(code, titles[code]) for code in codes)
+
+    def exposure_ids(entry: str, ids: list[str]) -> tuple[str, ...]:
+        for exposure in ids:
+            if exposure not in data["exposures"]:
+                raise fail(entry, f"unknown exposure {exposure!r}")
+        return tuple(ids)
+
+    exposures = {
+        key: Exposure(key, raw["label"], raw["kind"], exposure_ids(key, raw.get("implies", [])))
+        for key, raw in data["exposures"].items()
+    }
+    symptoms = {
+        key: Symptom(key, " ".join(raw["text"].split()), raw["urgency"])
+        for key, raw in data["symptoms"].items()
+    }
+    seen: set[str] = set()
+
+    def unique(entry: str) -> str:
+        if entry in seen:
+            raise fail(entry, "duplicate id")
+        seen.add(entry)
+        return entry
+
+    late_effects = []
+    for raw in data["late_effects"]:
+        entry = unique(raw["id"])
+        for symptom in raw["symptoms"]:
+            if symptom not in symptoms:
+                raise fail(entry, f"unknown symptom {symptom!r}")
+        late_effects.append(
+            LateEffect(
+                id=entry,
+                title=raw["title"],
+                text=" ".join(raw["text"].split()),
+                exposures=exposure_ids(entry, raw.get("exposures", [])),
+                checks=tuple(
+                    Check(" ".join(c["text"].split()), c["provider"]) for c in raw.get("checks", [])
+                ),
+                symptoms=tuple(symptoms[s] for s in raw["symptoms"]),
+                sources=sources(entry, raw["sources"]),
+            )
+        )
+    recommendations: dict[str, list[Recommendation]] = {"screening": [], "advice": []}
+    for kind, entries in recommendations.items():
+        for raw in data[kind]:
+            entry = unique(raw["id"])
+            entries.append(
+                Recommendation(
+                    id=entry,
+                    kind=kind,  # type: ignore[arg-type]
+                    title=raw["title"],
+                    text=" ".join(raw["text"].split()),
+                    exposures=exposure_ids(entry, raw.get("exposures", [])),
+                    provider=raw["provider"],
+                    sources=sources(entry, raw["sources"]),
+                )
+            )
+    catalogue = CarePlanCatalogue(
+        exposures=MappingProxyType(exposures),
+        symptoms=MappingProxyType(symptoms),
+        late_effects=tuple(late_effects),
+        screening=tuple(recommendations["screening"]),
+        advice=tuple(recommendations["advice"]),
+    )
+    catalogue.closure(exposures)  # every implication resolves (checked above); cycles are harmless
+    return catalogue
 
 
 def load_analytes(path: Path) -> dict[str, Analyte]:
@@ -182,12 +272,22 @@ def load_analytes(path: Path) -> dict[str, Analyte]:
 class _Builder:
     """Turns schema-valid data into a Protocol, checking cross-field rules."""
 
-    def __init__(self, file: str, data: dict[str, Any], analytes: Mapping[str, Analyte]) -> None:
+    def __init__(
+        self, file: str, data: dict[str, Any], analytes: Mapping[str, Analyte], care_plan: CarePlanCatalogue
+    ) -> None:
         self.file = file
         self.data = data
         self.analytes = analytes
+        self.care_plan = care_plan
         self.sources: dict[str, str] = {**data["sources"], UNSOURCED: UNSOURCED_TITLE}
         self.facts: dict[str, FactSpec] = {}
+
+    def exposures(self, where: str, ids: list[str]) -> tuple[str, ...]:
+        for exposure in ids:
+            if exposure not in self.care_plan.exposures:
+                problem = f"{where}: unknown treatment exposure {exposure!r} (not in care-plan.toml)"
+                raise self.fail(None, problem)
+        return tuple(ids)
 
     def fail(self, item: str | None, problem: str) -> ProtocolError:
         return ProtocolError(self.file, item, problem)
@@ -199,14 +299,23 @@ class _Builder:
         for name, spec in data.get("facts", {}).items():
             if spec["default"] not in spec["values"]:
                 raise self.fail(None, f"fact {name}: default {spec['default']!r} is not one of its values")
-            self.facts[name] = FactSpec(name, spec["label"], tuple(spec["values"]), spec["default"])
+            implied = {}
+            for value, exposures in spec.get("exposures", {}).items():
+                if value not in spec["values"]:
+                    raise self.fail(
+                        None, f"fact {name}: exposures given for {value!r}, which is not one of its values"
+                    )
+                implied[value] = self.exposures(f"fact {name}", exposures)
+            self.facts[name] = FactSpec(
+                name, spec["label"], tuple(spec["values"]), spec["default"], MappingProxyType(implied)
+            )
         policy = data["range_policy"]
         range_policy = RangePolicy(
             policy["default"],
             self.conditions(None, policy.get("frequent_when", {})),
             policy.get("note", ""),
         )
-        items = []
+        items: list[Item] = []
         for raw in data["items"]:
             if any(item.id == raw["id"] for item in items):
                 raise self.fail(raw["id"], "duplicate item id")
@@ -226,6 +335,8 @@ class _Builder:
             sources=data["sources"],
             description=data.get("description", ""),
             default_provider=data["default_provider"],
+            usual_exposures=self.exposures("care_plan", data.get("care_plan", {}).get("usual_exposures", [])),
+            care_plan_catalogue=self.care_plan,
             analyte_catalogue=self.analytes,
         )
 

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
 from .analytes import Analyte
+from .care_plan import CarePlanCatalogue
 from .errors import InvalidFacts, UnknownAnalyte, UnknownCancerType
 
 Kind = Literal["visit", "imaging", "tumor-marker", "lab", "procedure"]
@@ -117,12 +118,17 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class FactSpec:
-    """A patient fact a protocol understands; ``values`` are ordered lowest risk first."""
+    """A patient fact a protocol understands; ``values`` are ordered lowest risk first.
+
+    ``exposures`` maps a value to the treatment exposures it implies for the care plan
+    (e.g. ``{"yes": ("neck-radiation",)}`` for "neck irradiated").
+    """
 
     name: str
     label: str
     values: tuple[str, ...]
     default: str
+    exposures: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +175,9 @@ class Protocol:
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
     default_provider: Provider = "oncology-team"
+    #: Treatment exposures usual for this cancer: their late effects are the "possible" ones.
+    usual_exposures: tuple[str, ...] = ()
+    care_plan_catalogue: CarePlanCatalogue = field(default_factory=CarePlanCatalogue, repr=False)
     #: The whole analyte catalogue the protocol was loaded with (custom items may name any of them).
     analyte_catalogue: Mapping[str, Analyte] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     _items_by_id: Mapping[str, Item] = field(init=False, repr=False)
@@ -204,15 +213,21 @@ class ProtocolLibrary:
     ``analytes`` is the analyte catalogue (id -> Analyte). An item id that names analytes
     names the same ones in every protocol (checked on load), so results stored under an
     item id mean the same thing whatever the patient's protocol: ``analytes_for_item``.
+    ``care_plan`` is the care-plan catalogue (``care_plan.exposures`` is the vocabulary of
+    treatment exposures a treatment summary records).
     """
 
-    __slots__ = ("_by_item", "_protocols", "analytes")
+    __slots__ = ("_by_item", "_protocols", "analytes", "care_plan")
 
     def __init__(
-        self, protocols: Mapping[str, Protocol], analytes: Mapping[str, Analyte] | None = None
+        self,
+        protocols: Mapping[str, Protocol],
+        analytes: Mapping[str, Analyte] | None = None,
+        care_plan: CarePlanCatalogue | None = None,
     ) -> None:
         self._protocols = MappingProxyType(dict(sorted(protocols.items())))
         self.analytes: Mapping[str, Analyte] = MappingProxyType(dict(analytes or {}))
+        self.care_plan: CarePlanCatalogue = care_plan or CarePlanCatalogue()
         by_item: dict[str, tuple[Analyte, ...]] = {}
         for protocol in self._protocols.values():
             for item in protocol.items:

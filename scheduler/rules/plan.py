@@ -325,12 +325,13 @@ def compile_plan(
             lo, hi = _window(m, all_series[order].phases[gen])
             group.append((m, order, number, gen, lo, hi))
         joins = [_earlier_trip(trips, order, lo, hi) for _, order, _, _, lo, hi in group]
-        if any(trip is None for trip in joins):
+        earlier = [trip for trip in joins if trip is not None]
+        if len(earlier) < len(joins):
             trips.append((month, {order for _, order, *_ in group}))
             dues = [month] * len(group)
         else:
             dues = []
-            for (_, order, *_), trip in zip(group, joins, strict=True):
+            for (_, order, *_), trip in zip(group, earlier, strict=True):
                 trip[1].add(order)
                 dues.append(trip[0])
         for (m, order, number, gen, lo, hi), due in zip(group, dues, strict=True):
