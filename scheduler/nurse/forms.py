@@ -180,8 +180,7 @@ class CompleteForm(EventForm):
         label=_("The result"),
         choices=SHARE_CHOICES,
         widget=forms.RadioSelect,
-        required=False,
-        help_text=_("Not chosen: the organisation's setting applies."),
+        required=False,  # not sent (an older form): the organisation's setting applies
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -227,8 +226,8 @@ class CompleteForm(EventForm):
                 max_length=20,
                 widget=forms.Select(choices=[(u, u) for u in slot.units]),
             ),
-            "reference_low": forms.DecimalField(label=_("Laboratory's range: from"), **number),
-            "reference_high": forms.DecimalField(label=_("to"), **number),
+            "reference_low": forms.DecimalField(label=_("Lab range from"), **number),
+            "reference_high": forms.DecimalField(label=_("Lab range to"), **number),
             "assessment": forms.ChoiceField(
                 label=_("%(name)s is") % {"name": name},
                 choices=self.ASSESSMENT_CHOICES if slot.analyte else self.ASSESSMENT_CHOICES[:2],
