@@ -232,3 +232,34 @@ def test_values_are_never_shown_with_more_precision_than_typed(client_nurse, nur
     body = text(client_nurse.get(reverse("nurse:patient", args=[patient.pk])))
     assert "0.04 ng/mL" in body and "0.040000" not in body
     assert Decimal("0.04") == AnalyteResult.objects.get().value
+
+
+def test_the_audit_trail_shows_who_recorded_and_corrected_each_analyte(client_nurse, nurse):
+    patient = enrol(nurse)
+    event = panel(patient)
+    fields = {"hcg-beta__assessment": "not-measured", "ldh__assessment": "normal"}
+    post(
+        client_nurse,
+        event,
+        completed_on="2026-06-14",
+        afp__value="3.2",
+        afp__unit="ng/mL",
+        afp__assessment="normal",
+        **fields,
+    )
+    event.refresh_from_db()
+    post(
+        client_nurse,
+        event,
+        completed_on="2026-06-14",
+        afp__value="3.4",
+        afp__unit="ng/mL",
+        afp__assessment="normal",
+        **fields,
+    )
+    body = text(client_nurse.get(reverse("nurse:patient", args=[patient.pk])))
+    audit = body.split('id="audit-heading"', 1)[1]
+    assert "Alpha-fetoprotein (AFP)" in audit and "Lactate dehydrogenase (LDH)" in audit
+    assert re.search(
+        r"Value</span>: <span class=\"change\">3.2</span> → <span class=\"change\">3.4</span>", audit
+    )
