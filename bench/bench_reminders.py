@@ -106,11 +106,11 @@ INSERT INTO scheduler_reminderpreferences (patient_id, lead_days, send_hour, cal
 SELECT id, '[14, 7, 1]', 8, false, now() FROM survivorship_patient WHERE id % 3 = 0;
 INSERT INTO scheduler_scheduledevent (patient_id, episode, key, origin, item_id, kind, title, explanation,
     due_date, window_start, window_end, phase_label, source, protocol_version, status, status_reason,
-    cancelled_by_plan, hand_edited, location, result_text, result_unit, result_flag, result_shared, notes,
+    cancelled_by_plan, hand_edited, location, result_text, result_flag, result_shared, notes,
     sequence, version, created_at, updated_at)
 SELECT 1 + g % %(patients)s, 1, 'visit#' || g, 'rules', 'visit', 'visit', 'Check-up visit', '',
     d, d - 14, d + 14, '', '', '2026.1',
-    CASE WHEN d < CURRENT_DATE - 30 THEN 'completed' ELSE 'planned' END, '', false, false, '', '', '', '', false, '',
+    CASE WHEN d < CURRENT_DATE - 30 THEN 'completed' ELSE 'planned' END, '', false, false, '', '', '', false, '',
     0, 1, now() - interval '400 days', now() - interval '400 days'
 FROM (SELECT g, CURRENT_DATE - 1825 + ((g::bigint * 7919) % 3650)::int AS d FROM generate_series(1, %(events)s) g) s;
 """
@@ -162,11 +162,11 @@ def _seed_deliveries(n: int, batch: int) -> None:
             """
             INSERT INTO scheduler_scheduledevent (patient_id, episode, key, origin, item_id, kind, title, explanation,
                 due_date, window_start, window_end, phase_label, source, protocol_version, status, status_reason,
-                cancelled_by_plan, hand_edited, location, result_text, result_unit, result_flag, result_shared,
+                cancelled_by_plan, hand_edited, location, result_text, result_flag, result_shared,
                 notes, sequence, version, created_at, updated_at)
             SELECT p.id, 1, 'delivery' || %s || '#' || g, 'rules', 'visit', 'visit', 'Check-up visit', '',
                 (now() AT TIME ZONE 'UTC')::date + 1, (now() AT TIME ZONE 'UTC')::date + 1,
-                (now() AT TIME ZONE 'UTC')::date + 1, '', '', '2026.1', 'planned', '', false, false, '', '', '', '',
+                (now() AT TIME ZONE 'UTC')::date + 1, '', '', '2026.1', 'planned', '', false, false, '', '', '',
                 false, '', 0, 1, now(), now()
             FROM generate_series(1, %s) g
             JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM survivorship_patient

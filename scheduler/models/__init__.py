@@ -5,8 +5,10 @@ from .feeds import FeedState, FeedToken
 from .invitations import Invitation
 from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
+from .results import AnalyteResult
 
 __all__ = [
+    "AnalyteResult",
     "CustomItem",
     "FeedState",
     "FeedToken",

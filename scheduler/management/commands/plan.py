@@ -60,7 +60,9 @@ class Command(BaseCommand):
 
     def _show(self, patient: Patient, fmt: str) -> None:
         events = list(
-            ScheduledEvent.objects.filter(patient=patient).order_by("episode", "due_date", "kind", "key")
+            ScheduledEvent.objects.filter(patient=patient)
+            .prefetch_related("analyte_results")
+            .order_by("episode", "due_date", "kind", "key")
         )
         rows = [
             {
@@ -131,8 +133,8 @@ class Command(BaseCommand):
 
 def _result(event: ScheduledEvent) -> str | None:
     parts = []
-    if event.result_value is not None:
-        parts.append(f"{event.result_value.normalize()} {event.result_unit}".strip())
+    for row in event.analyte_results.all():  # one per analyte
+        parts.append(f"{row.name}: {row.value_text or row.assessment}")
     if event.result_flag:
         parts.append(event.result_flag)
     if event.result_text:

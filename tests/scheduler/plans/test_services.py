@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from scheduler.models import ItemOverride, ScheduledEvent
-from scheduler.plans import services
+from scheduler.plans import markers, services
 from survivorship.models import CancerCase, Patient
 from tests.factories import CareTeamFactory, NurseFactory
 
@@ -84,8 +84,12 @@ def test_remission_change_keeps_completed_booked_and_hand_edited_events(nurse):
     patient = enrol(nurse, remission=dt.date(2024, 1, 15))
     plan = sorted(events(patient, status=Status.PLANNED).values(), key=lambda e: e.due_date)
     completed, booked, moved, untouched = plan[0], plan[1], plan[2], plan[3]
+    values = {
+        slot.key: markers.Entry(slot.key, value=Decimal("2.1"), unit=slot.units[0], assessment="normal")
+        for slot in markers.slots_for(item_id=completed.item_id, kind=completed.kind, title=completed.title)
+    }
     services.event_complete(
-        event=completed, actor=nurse, completed_on=TODAY, result_value=Decimal("2.1"), result_unit="ng/mL"
+        event=completed, actor=nurse, completed_on=TODAY, result_text="fine", results=values
     )
     start = timezone.now() + dt.timedelta(days=40)
     services.event_book(event=booked, actor=nurse, start=start, duration_minutes=30, location="Clinic 3")
@@ -96,7 +100,9 @@ def test_remission_change_keeps_completed_booked_and_hand_edited_events(nurse):
 
     after = events(patient)
     assert after[completed.key].status == Status.COMPLETED
-    assert after[completed.key].result_value == Decimal("2.1")
+    assert after[completed.key].result_text == "fine"
+    kept = list(after[completed.key].analyte_results.values_list("analyte_id", "value"))
+    assert kept == [(key, Decimal("2.1")) for key in values]
     assert after[completed.key].due_date == completed.due_date
     assert after[booked.key].status == Status.BOOKED
     assert after[booked.key].booked_start == start

@@ -9,7 +9,6 @@ import json
 import logging
 import threading
 import urllib.parse
-from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from io import StringIO
 
@@ -34,7 +33,7 @@ from scheduler.reminders.sms import (
     mask_phone,
 )
 from survivorship.celery import app
-from tests.factories import CancerCaseFactory, NurseFactory, ScheduledEventFactory
+from tests.factories import CancerCaseFactory, NurseFactory, ScheduledEventFactory, marker_result
 
 UTC = dt.UTC
 
@@ -224,10 +223,7 @@ def caseload():
         (dt.date(2025, 9, 1), "3.1"),
         (dt.date(2025, 12, 1), "6.4"),
     ]:
-        ScheduledEventFactory(
-            patient=patient, due_date=day, item_id="cea", kind="tumor-marker", title="CEA blood test",
-            status="completed", completed_on=day, result_value=Decimal(value), result_unit="ng/mL",
-        )  # fmt: skip
+        marker_result(patient, on=day, value=value)
     Reminder.objects.create(
         event=overdue, channel="email", lead_days=1, send_at=dt.datetime(2026, 1, 31, tzinfo=UTC),
         status="failed", last_error="Mail server refused the address (550).",
@@ -259,7 +255,8 @@ def test_digest_lists_overdue_this_week_failed_and_rising_without_names(caseload
     assert "Overdue: 1 item" in message.body and "CT scan" in message.body
     assert "Due this week: 1 item" in message.body and "Check-up visit" in message.body
     assert "Failed reminders: 1" in message.body and "550" in message.body
-    assert "Rising markers: 1" in message.body and "CEA blood test" in message.body and "6.4" in message.body
+    assert "Rising markers: 1" in message.body and "AB: CEA, 6.4 ng/mL" in message.body
+    assert "Flagged because CEA rose at each of the last two results" in message.body
     assert "Alice" not in message.body and "Brown" not in message.body and "AB" in message.body
     assert "/nurse/worklist/" in message.body
     assert message.alternatives[0][1] == "text/html"
