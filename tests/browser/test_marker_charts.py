@@ -11,7 +11,7 @@ import pytest
 
 from scheduler.plans import services
 from survivorship.models import CancerCase, Patient
-from tests.browser.conftest import AXE, login
+from tests.browser.conftest import axe_violations, login
 from tests.factories import AnalyteResultFactory, CareTeamFactory, NurseFactory, PatientFactory, marker_result
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -122,11 +122,7 @@ def test_marker_charts_are_legible_at_laptop_and_phone_widths(
         assert tg["band"] and tg["band"][0] > 0  # the laboratory's range, shaded
         flagged = "Flagged because Thyroglobulin rose at each of the last two results."
         assert page.locator("#markers").get_by_text(flagged).count() >= 1
-        page.add_script_tag(path=str(AXE))
-        violations = page.evaluate(
-            "async () => (await axe.run('#markers', {resultTypes: ['violations']})).violations"
-        )
-        serious = [v["id"] for v in violations if v.get("impact") in ("serious", "critical")]
+        serious = [v["id"] for v in axe_violations(page, within="#markers")]
         assert not serious, serious
     finally:
         context.close()
