@@ -343,16 +343,16 @@ def reminders_sweep(*, now: dt.datetime | None = None, batch: int = 20000) -> Sw
     rows, events = reminders_plan(now=now)
     result.events = len(events)
     if rows:
-        _insert(rows, now)
-        result.created = len(rows)
-        dropped = [r for r in rows if r.status == Reminder.Status.DROPPED]
+        inserted = _insert(rows, now)
+        result.created = len(inserted)
+        dropped = [event_id for event_id, status in inserted if status == Reminder.Status.DROPPED]
         result.dropped = len(dropped)
         if dropped:
             logger.warning(
                 "%d reminder(s) dropped (the event had happened, or a later reminder supersedes them): "
                 "events %s%s",
                 len(dropped),
-                ", ".join(str(r.event_id) for r in dropped[:20]),
+                ", ".join(str(event_id) for event_id in dropped[:20]),
                 " ..." if len(dropped) > 20 else "",
             )
     with transaction.atomic():
@@ -365,30 +365,46 @@ def reminders_sweep(*, now: dt.datetime | None = None, batch: int = 20000) -> Sw
             Reminder.objects.filter(pk__in=ids).update(queued_at=now)
             transaction.on_commit(lambda: _queue_sends(ids))
     result.queued = ids
-    if rows or ids:
+    if result.created or ids:
         logger.info("reminder sweep: %s", result.summary())
     return result
 
 
-def _insert(rows: list[PlannedReminder], now: dt.datetime) -> None:
+_INSERT_COLUMNS = "(event_id, channel, lead_days, send_at, status, last_error, attempts, created_at, updated_at)"
+
+
+def _insert(rows: list[PlannedReminder], now: dt.datetime) -> list[tuple[int, str]]:
     """Insert the planned rows, skipping any that exist (another sweep may have inserted
-    them first: the unique constraint decides). On PostgreSQL one statement takes the
-    values as arrays bound on the server: the first sweep over a large plan creates
-    thousands of rows, and preparing them field by field through the ORM took longer than
-    the rest of the sweep (bench/bench_reminders.py)."""
+    them first: the unique constraint decides). Returns (event id, status) of the rows
+    actually inserted, so the sweep reports what it did rather than what it planned.
+
+    On PostgreSQL one statement takes the values as arrays bound on the server: the first
+    sweep over a large plan creates thousands of rows, and preparing them field by field
+    through the ORM took longer than the rest of the sweep (bench/bench_reminders.py)."""
+    table = Reminder._meta.db_table
     if connection.vendor != "postgresql":
-        fields = ("event_id", "channel", "lead_days", "send_at", "status", "last_error")
-        Reminder.objects.bulk_create(
-            [Reminder(**{f: getattr(r, f) for f in fields}) for r in rows],
-            batch_size=1000,
-            ignore_conflicts=True,
+        # The embedded database: one statement per row in one transaction (SQLite's
+        # RETURNING gives back only the rows an ON CONFLICT DO NOTHING inserted).
+        sql = (
+            f"INSERT INTO {table} {_INSERT_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s, 0, %s, %s)"  # noqa: S608
+            " ON CONFLICT DO NOTHING RETURNING event_id, status"
         )
-        return
-    execute(
-        f"INSERT INTO {Reminder._meta.db_table}"  # noqa: S608 - the table name; values are parameters
-        " (event_id, channel, lead_days, send_at, status, last_error, attempts, created_at, updated_at)"
+        adapt = connection.ops.adapt_datetimefield_value
+        inserted = []
+        with transaction.atomic(), connection.cursor() as cursor:
+            for r in rows:
+                cursor.execute(
+                    sql,
+                    [r.event_id, r.channel, r.lead_days, adapt(r.send_at), r.status, r.last_error, adapt(now),
+                     adapt(now)],
+                )  # fmt: skip
+                inserted.extend(cursor.fetchall())
+        return [tuple(row) for row in inserted]
+    return execute(
+        f"INSERT INTO {table} {_INSERT_COLUMNS}"  # noqa: S608 - the table name; values are parameters
         " SELECT e, c, l, s, st, err, 0, %s, %s FROM unnest(%s::bigint[], %s::varchar[], %s::int[],"
-        " %s::timestamptz[], %s::varchar[], %s::varchar[]) AS u(e, c, l, s, st, err) ON CONFLICT DO NOTHING",
+        " %s::timestamptz[], %s::varchar[], %s::varchar[]) AS u(e, c, l, s, st, err)"
+        " ON CONFLICT DO NOTHING RETURNING event_id, status",
         [
             now,
             now,
@@ -399,6 +415,7 @@ def _insert(rows: list[PlannedReminder], now: dt.datetime) -> None:
             [r.status for r in rows],
             [r.last_error for r in rows],
         ],
+        fetch="all",
         prepare=False,
     )
 

@@ -466,3 +466,37 @@ def test_a_cancelled_event_between_queue_and_send_sends_nothing(due_reminder, nu
 def test_a_deleted_row_is_logged_and_ignored(due_reminder):
     Reminder.objects.filter(pk=due_reminder.pk).delete()
     assert reminder_send(reminder_id=due_reminder.pk).startswith("not claimable")
+
+
+def test_sweep_counts_and_logs_only_the_rows_it_inserted(
+    patient, queued, clock, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    """Two sweeps planned the same rows; the second one's inserts all hit the unique
+    constraint (ON CONFLICT DO NOTHING), so it created nothing and must not say otherwise."""
+    event_on(patient, dt.date(2026, 3, 9))
+    event_on(patient, dt.date(2026, 3, 20))
+    clock.move_to(dt.datetime(2026, 3, 11, 15, 0, tzinfo=UTC))  # the first event has passed: dropped
+    planned = service.reminders_plan(now=timezone.now())
+    assert len(planned[0]) == 4
+    first = sweep(django_capture_on_commit_callbacks)  # the other sweep got there first
+    assert (first.created, first.dropped) == (4, 2)
+    monkeypatch.setattr(service, "reminders_plan", lambda now: planned)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="scheduler.reminders.service"):
+        second = sweep(django_capture_on_commit_callbacks)
+    assert (second.created, second.dropped) == (0, 0)
+    assert Reminder.objects.count() == 4
+    assert "dropped" not in caplog.text
+    assert "reminders created" not in caplog.text  # nothing inserted, nothing queued: no line
+
+
+def test_sweep_counts_a_partly_inserted_plan(patient, queued, monkeypatch, caplog, django_capture_on_commit_callbacks):
+    event = event_on(patient, dt.date(2026, 3, 9))
+    planned = service.reminders_plan(now=timezone.now())
+    Reminder.objects.create(event=event, channel="email", lead_days=7, send_at=NOW + dt.timedelta(days=1))
+    monkeypatch.setattr(service, "reminders_plan", lambda now: planned)
+    with caplog.at_level(logging.INFO, logger="scheduler.reminders.service"):
+        result = sweep(django_capture_on_commit_callbacks)
+    assert result.created == 1
+    assert "1 reminders created" in caplog.text
+    assert Reminder.objects.count() == 2
