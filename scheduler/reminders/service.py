@@ -370,7 +370,9 @@ def reminders_sweep(*, now: dt.datetime | None = None, batch: int = 20000) -> Sw
     return result
 
 
-_INSERT_COLUMNS = "(event_id, channel, lead_days, send_at, status, last_error, attempts, created_at, updated_at)"
+_INSERT_COLUMNS = (
+    "(event_id, channel, lead_days, send_at, status, last_error, attempts, created_at, updated_at)"
+)
 
 
 def _insert(rows: list[PlannedReminder], now: dt.datetime) -> list[tuple[int, str]]:

@@ -229,6 +229,17 @@ while True:
 
 @pytest.fixture
 def cluster(transactional_db, smtp_sink, tmp_path) -> Iterator[Cluster]:
+    """Processes with short reminder timings (recovery through the sweep in seconds)."""
+    yield from _cluster(smtp_sink, tmp_path, FAST_TIMINGS)
+
+
+@pytest.fixture
+def default_cluster(transactional_db, smtp_sink, tmp_path) -> Iterator[Cluster]:
+    """Processes with the production defaults of every reminder and broker timing."""
+    yield from _cluster(smtp_sink, tmp_path, {})
+
+
+def _cluster(smtp_sink, tmp_path, timings: dict[str, str]) -> Iterator[Cluster]:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: the worker processes must see the test database")
     _sink, port = smtp_sink
@@ -247,8 +258,11 @@ def cluster(transactional_db, smtp_sink, tmp_path) -> Iterator[Cluster]:
         "SECRET_KEY": "integration-test-only-secret-key-0123456789abcdefghijklmnop",
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
-        **FAST_TIMINGS,
+        **timings,
     }
+    for name in ("BROKER_VISIBILITY_TIMEOUT", *FAST_TIMINGS):
+        if name not in timings:
+            env.pop(name, None)  # the default, whatever this shell exports
     logdir = tmp_path / "logs"
     logdir.mkdir()
     running = Cluster(env, logdir)
@@ -257,6 +271,23 @@ def cluster(transactional_db, smtp_sink, tmp_path) -> Iterator[Cluster]:
     finally:
         running.stop()
         _flush(broker)
+
+
+def queued_messages(cluster: Cluster) -> int:
+    """Messages waiting in the broker's queues (not those a worker holds unacknowledged)."""
+    import redis
+
+    client = redis.Redis.from_url(cluster.env["REDIS_URL"])
+    return sum(
+        client.llen(key) for key in client.scan_iter(match="*", _type="list") if not key.startswith(b"_kombu")
+    )
+
+
+def unacked_messages(cluster: Cluster) -> int:
+    """Messages workers took and have not acknowledged (prefetched or running)."""
+    import redis
+
+    return redis.Redis.from_url(cluster.env["REDIS_URL"]).hlen("unacked")
 
 
 def wait_for(
