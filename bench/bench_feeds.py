@@ -79,9 +79,9 @@ def _seed(patients: int) -> dict:
     django.setup()
     from django.utils import timezone
 
-    from scheduler import services
     from scheduler.feeds.tokens import token_issue
     from scheduler.models import ScheduledEvent
+    from scheduler.plans import services
     from scheduler.rules import default_library
     from survivorship.models import CancerCase, CareTeam, Organisation, Patient, User
 

@@ -92,8 +92,8 @@ def main() -> None:
     settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
     call_command("migrate", verbosity=0)
 
-    from scheduler import services
     from scheduler.models import ScheduledEvent
+    from scheduler.plans import services
     from scheduler.rules import default_library
     from survivorship.models import CancerCase, CareTeam, Organisation, Patient, User
 

@@ -335,6 +335,7 @@ def main() -> None:
 
     from scheduler.models import Reminder
     from scheduler.reminders import service
+    from scheduler.reminders.tasks import reminder_send_queue
     from survivorship.celery import app
 
     redis.Redis.from_url(broker).flushdb()
@@ -347,15 +348,12 @@ def main() -> None:
 
         # --- 1. the sweep over 1M events (publishing stubbed: this times the database work)
         published: list[int] = []
-        real_queue = service._queue_sends
-        service._queue_sends = published.extend
         started = time.perf_counter()
-        cold = service.reminders_sweep()
+        cold = service.reminders_sweep(publish=published.extend)
         cold_s = time.perf_counter() - started
         started = time.perf_counter()
-        warm = service.reminders_sweep()
+        warm = service.reminders_sweep(publish=published.extend)
         warm_s = time.perf_counter() - started
-        service._queue_sends = real_queue
         print(f"sweep, first run:  {cold_s:.3f} s ({cold.summary()})")
         print(f"sweep, next run:   {warm_s:.3f} s ({warm.summary()})")
         print("window query plan:\n  " + _explain().replace("\n", "\n  "))
@@ -399,7 +397,7 @@ def main() -> None:
             target = Reminder.objects.filter(status=Reminder.Status.SENT).count() + args.deliveries
             before = _cpu_seconds()
             started = time.perf_counter()
-            queued += len(service.reminders_sweep().queued)
+            queued += len(service.reminders_sweep(publish=reminder_send_queue).queued)
             done = _wait(
                 lambda: Reminder.objects.filter(status=Reminder.Status.SENT).count() >= target,  # noqa: B023
                 600,

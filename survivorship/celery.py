@@ -8,4 +8,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "survivorship.settings")
 
 app = Celery("survivorship")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# Each feature keeps its tasks in its own ``tasks`` module.
+app.autodiscover_tasks(["survivorship", "scheduler.plans", "scheduler.reminders", "scheduler.nurse"])

@@ -17,8 +17,8 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("nurse/", include("scheduler.urls.nurse")),
-    path("me/", include("scheduler.urls.patient")),
-    path("feeds/", include("scheduler.urls.feeds")),
+    path("nurse/", include("scheduler.nurse.urls")),
+    path("me/", include("scheduler.patient.urls")),
+    path("feeds/", include("scheduler.feeds.urls")),
     path("admin/", admin.site.urls),
 ]

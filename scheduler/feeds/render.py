@@ -410,7 +410,7 @@ def render_event_ics(event: ScheduledEvent) -> bytes:
     Same rules as the feed, and the same UID, so importing it next to a subscription
     updates rather than duplicates. No calendar name or refresh hints: it is a file,
     not a subscription. Call it with an event the caller is allowed to see (from
-    ``scheduler.selectors.event_for_patient``)."""
+    ``scheduler.access.event_for_patient``)."""
     return _finish(_calendar(None, None), _blocks([event], caseload=False, patient=event.patient))
 
 

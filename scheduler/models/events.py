@@ -1,7 +1,7 @@
 """The materialised follow-up plan: scheduled events, per-patient overrides and custom
 items, recurrences, and the log of who viewed a patient's page.
 
-Rules propose (``scheduler.rules``), ``scheduler.services`` writes; nothing here holds
+Rules propose (``scheduler.rules``), ``scheduler.plans.services`` writes; nothing here holds
 business logic beyond simple derived properties.
 """
 

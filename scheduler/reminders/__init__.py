@@ -2,5 +2,5 @@
 (event, channel, lead time) and queues a send (``service``), the send that claims a row
 and delivers it exactly once (``send``), the message bodies (``messages``), SMS backends
 (``sms``) and the nurses' morning digest (``digest``). Celery tasks live in
-``scheduler.tasks`` and only call these functions with ids.
+``scheduler.reminders.tasks`` and only call these functions with ids.
 """

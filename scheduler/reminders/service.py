@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -329,8 +329,13 @@ def reminders_due(*, now: dt.datetime | None = None, limit: int | None = None):
     return qs[:limit] if limit else qs
 
 
-def reminders_sweep(*, now: dt.datetime | None = None, batch: int = 20000) -> SweepResult:
+def reminders_sweep(
+    *, publish: Callable[[list[int]], None], now: dt.datetime | None = None, batch: int = 20000
+) -> SweepResult:
     """Create the reminder rows that are coming up and queue one send per due row.
+
+    ``publish`` queues the send tasks of the given reminder ids (the task module passes
+    ``scheduler.reminders.tasks.reminder_send_queue``; the service does not import tasks).
 
     Safe to run concurrently and repeatedly: rows are unique per (event, channel, lead)
     (``ignore_conflicts``), and due rows are picked with ``skip_locked`` and stamped with
@@ -363,7 +368,7 @@ def reminders_sweep(*, now: dt.datetime | None = None, batch: int = 20000) -> Sw
         )
         if ids:
             Reminder.objects.filter(pk__in=ids).update(queued_at=now)
-            transaction.on_commit(lambda: _queue_sends(ids))
+            transaction.on_commit(lambda: publish(ids))
     result.queued = ids
     if result.created or ids:
         logger.info("reminder sweep: %s", result.summary())
@@ -420,16 +425,6 @@ def _insert(rows: list[PlannedReminder], now: dt.datetime) -> list[tuple[int, st
         fetch="all",
         prepare=False,
     )
-
-
-def _queue_sends(ids: list[int]) -> None:
-    from celery import current_app
-
-    from scheduler.tasks import reminder_send
-
-    with current_app.producer_or_acquire() as producer:
-        for reminder_id in ids:
-            reminder_send.apply_async(args=[reminder_id], producer=producer)
 
 
 # --- keeping rows in step with changes ---------------------------------------------------------

@@ -15,7 +15,7 @@ from django.core import mail
 from django.urls import NoReverseMatch, reverse
 
 from scheduler.feeds.tokens import token_lookup
-from scheduler.invitations import invitation_send
+from scheduler.invitations.services import invitation_send
 from scheduler.models import ScheduledEvent
 from survivorship.models import Patient
 from tests.browser.conftest import axe_violations, login

@@ -211,12 +211,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "survivorship.settings")
 django.setup()
 from django.db import close_old_connections
 from scheduler.reminders.service import reminders_sweep
+from scheduler.reminders.tasks import reminder_send_queue
 loop, start_at = float(sys.argv[1]), float(sys.argv[2])
 while time.time() < start_at:
     time.sleep(0.0005)
 while True:
     try:
-        result = reminders_sweep()
+        result = reminders_sweep(publish=reminder_send_queue)
         print(json.dumps({"created": result.created, "queued": result.queued}), flush=True)
     except Exception as exc:  # the broker or database is away: try again next period
         print(json.dumps({"error": repr(exc)}), flush=True)

@@ -11,8 +11,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from scheduler import services
 from scheduler.models import ScheduledEvent
+from scheduler.plans import services
 from survivorship.models import CancerCase, Patient
 
 

@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from scheduler import services
 from scheduler.models import ScheduledEvent
+from scheduler.plans import services
 from survivorship.models import CancerCase, CareTeam, Organisation, Patient, User
 
 DEMO_PASSWORD = "followup-demo"  # noqa: S105 - documented demo password, demo data only
