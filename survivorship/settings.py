@@ -196,8 +196,8 @@ CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Nightly plan extension (scheduler/plans/tasks.py): one task per chunk of this many
-# patients; a chunk stops at its soft time limit and hands the rest to a new chunk task.
+# Nightly plan extension (scheduler/plans/extension.py): one task per chunk of this many
+# patients; a chunk past half its time limit queues the rest of itself as a new task.
 PLAN_EXTEND_CHUNK = env.int("PLAN_EXTEND_CHUNK", default=200)
 PLAN_EXTEND_HOUR = env.int("PLAN_EXTEND_HOUR", default=2)  # UTC
 PLAN_EXTEND_CHUNK_TIME_LIMIT = 40
@@ -234,8 +234,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 # Sends run on their own queue so a backlog of reminders never delays other work.
+# The nightly plan extension's chunks have theirs too, so a night's hundreds of chunks
+# never hold back the sweeps and digests on the default queue. Workers consume all three
+# (Procfile, README "Deploying").
 CELERY_TASK_ROUTES = {
     "scheduler.reminder_send": {"queue": "reminders"},
+    "scheduler.plans_extend_chunk": {"queue": "plans"},
 }
 # Reminder delivery (see scheduler/reminders/send.py for the exactly-once argument), tuned
 # with BROKER_VISIBILITY_TIMEOUT (README "Configuration"):
@@ -279,10 +283,8 @@ CELERY_TASK_ANNOTATIONS = {
         "time_limit": DIGEST_SEND_TIME_LIMIT,
         "soft_time_limit": DIGEST_SEND_TIME_LIMIT * 3 // 4,
     },
-    "scheduler.plans_extend_chunk": {
-        "time_limit": PLAN_EXTEND_CHUNK_TIME_LIMIT,
-        "soft_time_limit": PLAN_EXTEND_CHUNK_TIME_LIMIT * 3 // 4,
-    },
+    # No soft limit: a chunk stops itself after half of this and queues the rest.
+    "scheduler.plans_extend_chunk": {"time_limit": PLAN_EXTEND_CHUNK_TIME_LIMIT},
 }
 
 # --- SMS -------------------------------------------------------------------------------

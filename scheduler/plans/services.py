@@ -375,20 +375,6 @@ def _touch(event: ScheduledEvent, actor: User | None, *, calendar: bool) -> None
     event.updated_at = timezone.now()
 
 
-def plans_extend(*, today: dt.date | None = None, batch: int = 200) -> int:
-    """Regenerate active plans whose rolling horizon is running short. Returns how many."""
-    today = today or timezone.now().date()
-    threshold = today + relativedelta(months=ROLLING_HORIZON_MONTHS) - dt.timedelta(days=30)
-    patient_ids = list(
-        CancerCase.objects.filter(surveillance_status=CancerCase.SurveillanceStatus.ACTIVE)
-        .exclude(plan_horizon__gte=threshold)
-        .values_list("patient_id", flat=True)[:batch]
-    )
-    for patient in Patient.objects.filter(pk__in=patient_ids):
-        plan_regenerate(patient=patient, reason="the plan reached further ahead")
-    return len(patient_ids)
-
-
 # --- enrolment and case changes ----------------------------------------------------------
 
 
@@ -723,7 +709,6 @@ __all__ = [
     "patient_view_log",
     "plan_proposals",
     "plan_regenerate",
-    "plans_extend",
     "recurrence_record",
     "surveillance_discharge",
     "surveillance_resume",

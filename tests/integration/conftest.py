@@ -149,7 +149,7 @@ class Cluster:
                 "survivorship",
                 "worker",
                 "-Q",
-                "celery,reminders",
+                "celery,reminders,plans",
                 "-c",
                 str(concurrency),
                 "-P",
