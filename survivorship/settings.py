@@ -283,8 +283,12 @@ CELERY_TASK_ANNOTATIONS = {
         "time_limit": DIGEST_SEND_TIME_LIMIT,
         "soft_time_limit": DIGEST_SEND_TIME_LIMIT * 3 // 4,
     },
-    # No soft limit: a chunk stops itself after half of this and queues the rest.
-    "scheduler.plans_extend_chunk": {"time_limit": PLAN_EXTEND_CHUNK_TIME_LIMIT},
+    # A chunk stops itself after half of this and queues the rest; the soft limit equals the
+    # hard one (the global soft limit is longer, and Celery refuses a soft limit above it).
+    "scheduler.plans_extend_chunk": {
+        "time_limit": PLAN_EXTEND_CHUNK_TIME_LIMIT,
+        "soft_time_limit": PLAN_EXTEND_CHUNK_TIME_LIMIT,
+    },
 }
 
 # --- SMS -------------------------------------------------------------------------------

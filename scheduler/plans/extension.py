@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -112,13 +112,15 @@ def plan_extend(*, patient_id: int, threshold: dt.date, chunk_id: int | None = N
             if chunk_id is not None:
                 PlanExtensionChunk.objects.filter(pk=chunk_id).update(skipped=F("skipped") + 1)
             return None
-        change = plan_regenerate(patient=case.patient, reason=REASON)
+        change = plan_regenerate(patient=case.patient, reason=REASON, locked_case=case)
         if chunk_id is not None:
-            PlanExtensionChunk.objects.filter(pk=chunk_id).update(
-                extended=F("extended") + 1,
-                changed=F("changed") + int(change.changed),
-                events_added=F("events_added") + len(change.created),
-            )
+            # Once per plan, so plain SQL (building the ORM's UPDATE cost more than running it).
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {PlanExtensionChunk._meta.db_table} SET extended = extended + 1,"  # noqa: S608
+                    " changed = changed + %s, events_added = events_added + %s WHERE id = %s",
+                    [int(change.changed), len(change.created), chunk_id],
+                )
         return change
 
 

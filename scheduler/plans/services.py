@@ -17,6 +17,7 @@ Merge rules of :func:`plan_regenerate` (nothing a nurse or patient did is ever l
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import datetime as dt
 import logging
@@ -151,6 +152,15 @@ def _overrides_for(patient: Patient) -> dict[str, rules.ItemOverride]:
     }
 
 
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """``day + relativedelta(months=months)`` (the day clamped to the month's end), without
+    building a relativedelta: a custom item repeats dozens of times in every plan, and the
+    nightly extension regenerates every plan (bench/bench_region.py)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
 def _custom_proposals(items: Iterable[CustomItem], *, start: dt.date, until: dt.date) -> list[Proposal]:
     proposals = []
     for item in items:
@@ -159,7 +169,7 @@ def _custom_proposals(items: Iterable[CustomItem], *, start: dt.date, until: dt.
         last = min(d for d in (item.until, until) if d is not None)
         number = 0
         while True:
-            due = item.first_due + relativedelta(months=(item.interval_months or 0) * number)
+            due = _add_months(item.first_due, (item.interval_months or 0) * number)
             number += 1
             if due > last:
                 break
@@ -236,11 +246,20 @@ def plan_proposals(
 
 
 def plan_regenerate(
-    *, patient: Patient, today: dt.date | None = None, actor: User | None = None, reason: str = ""
+    *,
+    patient: Patient,
+    today: dt.date | None = None,
+    actor: User | None = None,
+    reason: str = "",
+    locked_case: CancerCase | None = None,
 ) -> PlanChange:
-    """Bring the patient's events in line with the rules, merging with what exists."""
+    """Bring the patient's events in line with the rules, merging with what exists.
+    ``locked_case``: the patient's case, already locked in the caller's transaction (the
+    nightly extension reads it that way; saves a query per plan)."""
     with transaction.atomic(), _audited(actor):
-        case = CancerCase.objects.select_for_update().select_related("patient").get(patient=patient)
+        case = locked_case or CancerCase.objects.select_for_update().select_related("patient").get(
+            patient=patient
+        )
         today = today or case.patient.local_today()
         change = PlanChange()
         existing = {

@@ -9,8 +9,11 @@ from io import StringIO
 
 import pytest
 import time_machine
+from dateutil.relativedelta import relativedelta
 from django.core.management import call_command
 from django.db import OperationalError
+from hypothesis import given
+from hypothesis import strategies as st
 from simple_history.utils import get_history_model_for_model
 
 from scheduler.models import PlanExtensionChunk, PlanExtensionRun, ScheduledEvent
@@ -139,11 +142,11 @@ def test_a_chunk_crashing_halfway_is_resumed_by_the_next_run_and_nothing_is_done
     crash_at = sorted(p.pk for p in patients[:6])[3]
     real = extension.plan_regenerate
 
-    def regenerate(*, patient, reason):
+    def regenerate(*, patient, **kwargs):
         calls[patient.pk] += 1
         if patient.pk == crash_at and calls[patient.pk] == 1:
             raise OperationalError("server closed the connection unexpectedly")
-        change = real(patient=patient, reason=reason)
+        change = real(patient=patient, **kwargs)
         done[patient.pk] += 1
         return change
 
@@ -189,11 +192,12 @@ def test_a_redelivered_chunk_goes_on_with_what_is_left(patients, later, monkeypa
     PlanExtensionChunk.objects.filter(pk=chunk.pk).update(status=Chunk.RUNNING, attempts=1)
     regenerated: list[int] = []
     real = extension.plan_regenerate
-    monkeypatch.setattr(
-        extension,
-        "plan_regenerate",
-        lambda *, patient, reason: regenerated.append(patient.pk) or real(patient=patient, reason=reason),
-    )
+
+    def regenerate(*, patient, **kwargs):
+        regenerated.append(patient.pk)
+        return real(patient=patient, **kwargs)
+
+    monkeypatch.setattr(extension, "plan_regenerate", regenerate)
     assert extension.plans_extend_chunk(chunk_id=chunk.pk) == "done"
     assert sorted(regenerated) == sorted(p.pk for p in patients[:6])[3:]
     chunk.refresh_from_db()
@@ -207,10 +211,10 @@ def test_one_plan_that_cannot_be_extended_is_counted_and_the_others_are_extended
     broken = patients[2].pk
     real = extension.plan_regenerate
 
-    def regenerate(*, patient, reason):
+    def regenerate(*, patient, **kwargs):
         if patient.pk == broken:
             raise ValueError("protocol 'colorectal' has no item 'cea'")
-        return real(patient=patient, reason=reason)
+        return real(patient=patient, **kwargs)
 
     monkeypatch.setattr(extension, "plan_regenerate", regenerate)
     with django_capture_on_commit_callbacks(execute=True):
@@ -285,3 +289,11 @@ def test_the_admin_lists_runs_with_their_progress(
     detail = admin_client.get(f"/admin/scheduler/planextensionrun/{run.pk}/change/")
     assert detail.status_code == 200
     assert admin_client.get("/admin/scheduler/planextensionrun/add/").status_code == 403
+
+
+@given(
+    day=st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2060, 12, 31)),
+    months=st.integers(min_value=0, max_value=600),
+)
+def test_adding_months_matches_relativedelta(day, months):
+    assert services._add_months(day, months) == day + relativedelta(months=months)

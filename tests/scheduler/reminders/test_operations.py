@@ -82,6 +82,13 @@ def test_recovery_timings_fit_together_by_default(settings):
     assert visibility + 10 < 120  # plus kombu's scan for abandoned messages: within two minutes
 
 
+def test_every_task_can_be_queued_with_its_time_limits(settings):
+    """Celery refuses to queue a task whose soft limit exceeds its hard one."""
+    for name, limits in settings.CELERY_TASK_ANNOTATIONS.items():
+        soft = limits.get("soft_time_limit", settings.CELERY_TASK_SOFT_TIME_LIMIT)
+        assert soft <= limits.get("time_limit", settings.CELERY_TASK_TIME_LIMIT), name
+
+
 def test_late_acknowledged_tasks_are_the_idempotent_ones(settings):
     assert plan_tasks.plans_extend_chunk.acks_late is True
     assert plan_tasks.plans_extend_chunk.reject_on_worker_lost is True
