@@ -438,10 +438,37 @@ def _child(phase: str, *args: str) -> dict:
 # --- the plan extension with a real worker --------------------------------------------------------
 
 
-def extension(broker: str, log, created: list[tuple[int, int]]) -> dict:
+def _cpu(worker_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the worker (main, pool processes) and of the PostgreSQL
+    backends serving the bench database (other databases on the server are not counted)."""
+    from django.db import connection
+
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def seconds(pid) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        backends = [row[0] for row in cursor.fetchall()]
+    return {
+        "worker main": seconds(worker_pid),
+        "pool processes": sum(seconds(p) for p in _children(worker_pid)),
+        "postgresql": sum(seconds(p) for p in backends),
+    }
+
+
+def extension(broker: str, log, created: list[tuple[int, int]], limit: float) -> dict:
     """Make every active plan due again as it was seeded, run the nightly task's fan-out and
-    one worker with 2 pool processes, and wait for the run to finish. ``created`` holds the
-    event id ranges earlier runs created (undone first, so every run does the same work)."""
+    one worker with 2 pool processes, and wait for the run to finish (or ``limit`` seconds:
+    then the rate and the CPU per plan are what it measured). ``created`` holds the event id
+    ranges earlier runs created (undone first, so every run does the same work)."""
     import redis
     from django.db import connection
 
@@ -470,14 +497,18 @@ def extension(broker: str, log, created: list[tuple[int, int]]) -> dict:
         started = time.perf_counter()
         dispatch = _child("dispatch")
         run = PlanExtensionRun.objects.order_by("-pk").first()
+        cpu_before = _cpu(worker.pid)
         while True:
             totals = run.totals()
-            if totals["chunks_done"] + totals["chunks_failed"] >= run.chunks_total:
+            complete = totals["chunks_done"] + totals["chunks_failed"] >= run.chunks_total
+            if complete or (limit and time.perf_counter() - started > limit):
                 break
             if worker.poll() is not None:
                 raise SystemExit("the worker died")
             time.sleep(1)
         elapsed = time.perf_counter() - started
+        cpu_after = _cpu(worker.pid)
+        totals = run.totals()
         pool = _children(worker.pid)
         memory = {
             "worker main": _peak_rss_mb(worker.pid),
@@ -487,20 +518,14 @@ def extension(broker: str, log, created: list[tuple[int, int]]) -> dict:
             cursor.execute(f"SELECT coalesce(max(id), 0) FROM {events}")
             created.append((before, cursor.fetchone()[0]))
     finally:
-        os.kill(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
+        os.killpg(worker.pid, signal.SIGKILL)  # a time-boxed run leaves chunks queued: dropped
+        worker.wait(timeout=30)
+        redis.Redis.from_url(broker).flushdb()
     return {
-        "dispatch": dispatch,
-        "run": run.pk,
-        "due": run.patients_due,
-        "chunks": run.chunks_total,
-        "seconds": elapsed,
-        **totals,
-        "memory": memory,
-    }
+        "dispatch": dispatch, "run": run.pk, "due": run.patients_due, "chunks": run.chunks_total,
+        "seconds": elapsed, "complete": complete, **totals, "memory": memory,
+        "cpu": {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after},
+    }  # fmt: skip
 
 
 def _db_size(patients: int) -> dict:
@@ -521,6 +546,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="20000,100000", help="Network sizes, ascending (patients).")
     parser.add_argument("--runs", type=int, default=30, help="Requests per page.")
+    parser.add_argument(
+        "--extension-seconds",
+        type=float,
+        default=0,
+        help="Stop the plan extension after this long; its rate and CPU per plan give the projection (0: to the end).",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the bench database afterwards.")
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -580,7 +611,7 @@ def main() -> None:
             size_info = _db_size(size)
             pages = _child("pages", "--runs", str(args.runs))
             sweep = _child("sweep")
-            ext = extension(broker, log, created)
+            ext = extension(broker, log, created, args.extension_seconds)
             row = {
                 "size": size,
                 "events": ScheduledEvent.objects.count(),
@@ -624,8 +655,16 @@ def _report(row: dict) -> None:
         f"                  steady {sweep['steady']:.2f} s ({sweep['steady_summary']}); < 2 s: {_verdict(sweep['steady'] < 2)}; peak RSS {sweep['peak_rss_mb']:.0f} MB"
     )
     rate = ext["extended"] / ext["seconds"] if ext["seconds"] else 0
+    how = "all of them" if ext["complete"] else "then stopped (--extension-seconds)"
     print(
-        f"  plan extension: {ext['due']:,} plans due in {ext['chunks']} chunks; {ext['extended']:,} extended ({ext['changed']:,} changed, {ext['events_added']:,} events added), {ext['failed']} failed, in {ext['seconds']:.0f} s = {rate:.0f} plans/s with 2 worker processes"
+        f"  plan extension: {ext['due']:,} plans due in {ext['chunks']} chunks; {ext['extended']:,} extended ({ext['changed']:,} changed, {ext['events_added']:,} events added), {ext['failed']} failed, {how}, in {ext['seconds']:.0f} s = {rate:.0f} plans/s with 2 worker processes"
+    )
+    per_plan = {k: v * 1000 / max(1, ext["extended"]) for k, v in ext["cpu"].items()}
+    total_ms = sum(per_plan.values())
+    print(
+        "    CPU per plan: "
+        + ", ".join(f"{k} {v:.1f} ms" for k, v in per_plan.items())
+        + f"; {total_ms:.1f} ms in all: 100,000 plans on 2 cores of their own would take {total_ms * 100_000 / 2 / 60_000:.1f} min"
     )
     print(
         f"    fan-out (beat task) {ext['dispatch']['seconds']:.1f} s, peak RSS {ext['dispatch']['peak_rss_mb']:.0f} MB; worker main {ext['memory']['worker main']:.0f} MB, pool processes {ext['memory']['pool processes']:.0f} MB"
@@ -637,7 +676,10 @@ def _summary(results: list[dict]) -> None:
     last = results[-1]
     ext = last["extension"]
     projected = ext["seconds"] / max(1, ext["extended"]) * 100_000
-    print(f"\nSummary at {last['size']:,} patients")
+    cpu_ms = sum(ext["cpu"].values()) * 1000 / max(1, ext["extended"])
+    print(
+        f"\nSummary at {last['size']:,} patients, load average {last['load'][0]:.2f} (two cores shared with other work)"
+    )
     print(
         "  pages (median): "
         + ", ".join(
@@ -647,6 +689,9 @@ def _summary(results: list[dict]) -> None:
     print(f"  sweep: {last['sweep']['steady']:.2f} s steady, {last['sweep']['first']:.2f} s first")
     print(
         f"  extension: {ext['seconds']:.0f} s for {ext['extended']:,} plans (100,000 plans at this rate: {projected / 60:.1f} min; < 10 min: {_verdict(projected < 600)})"
+    )
+    print(
+        f"             {cpu_ms:.1f} ms of CPU a plan (worker and PostgreSQL): 100,000 plans on 2 free cores: {cpu_ms * 100_000 / 2 / 60_000:.1f} min"
     )
     print(f"  database: {last['db']['per_patient'] / 1024:.0f} KiB per patient")
     if len(results) > 1:
