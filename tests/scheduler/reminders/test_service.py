@@ -490,7 +490,7 @@ def test_sweep_counts_and_logs_only_the_rows_it_inserted(
     assert len(planned[0]) == 4
     first = sweep(django_capture_on_commit_callbacks)  # the other sweep got there first
     assert (first.created, first.dropped) == (4, 2)
-    monkeypatch.setattr(service, "reminders_plan", lambda now: planned)
+    monkeypatch.setattr(service, "reminders_plan", lambda **kw: planned)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="scheduler.reminders.service"):
         second = sweep(django_capture_on_commit_callbacks)
@@ -506,9 +506,24 @@ def test_sweep_counts_a_partly_inserted_plan(
     event = event_on(patient, dt.date(2026, 3, 9))
     planned = service.reminders_plan(now=timezone.now())
     Reminder.objects.create(event=event, channel="email", lead_days=7, send_at=NOW + dt.timedelta(days=1))
-    monkeypatch.setattr(service, "reminders_plan", lambda now: planned)
+    monkeypatch.setattr(service, "reminders_plan", lambda **kw: planned)
     with caplog.at_level(logging.INFO, logger="scheduler.reminders.service"):
         result = sweep(django_capture_on_commit_callbacks)
     assert result.created == 1
     assert "1 reminders created" in caplog.text
     assert Reminder.objects.count() == 2
+
+
+def test_sweep_reads_the_window_in_batches_and_misses_nothing(
+    patient, queued, clock, django_capture_on_commit_callbacks
+):
+    """Keyset batches over (due date, id): several events on one day straddle a batch edge."""
+    days = [dt.date(2026, 3, 9)] * 4 + [dt.date(2026, 3, 10)] * 3
+    events = [event_on(patient, day) for day in days]
+    with django_capture_on_commit_callbacks(execute=True):
+        result = reminders_sweep(publish=queued.extend, now=timezone.now(), events_per_batch=3)
+    assert (result.events, result.created) == (7, 14)
+    assert {r.event_id for r in Reminder.objects.all()} == {e.pk for e in events}
+    with django_capture_on_commit_callbacks(execute=True):
+        again = reminders_sweep(publish=queued.extend, now=timezone.now(), events_per_batch=3)
+    assert (again.events, again.created) == (7, 0)
