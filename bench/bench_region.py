@@ -579,7 +579,10 @@ def main() -> None:
 
         django.setup()
         result = PHASES[args.phase](args.runs) if args.phase == "pages" else PHASES[args.phase]()
-        print(json.dumps({**result, "peak_rss_mb": _peak_rss_mb()}))
+        line = json.dumps({"phase": args.phase, **result, "peak_rss_mb": _peak_rss_mb()})
+        with open(BASE_DIR / "var" / "bench_region_phases.jsonl", "a") as log:  # every phase's raw figures
+            log.write(line + "\n")
+        print(line)
         return
 
     sizes = [int(s) for s in args.sizes.split(",")]
