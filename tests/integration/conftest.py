@@ -56,6 +56,8 @@ class Sink:
     """An SMTP server's DATA handler that records which reminder each accepted mail was.
 
     ``refuse_until``: answer 451 (try again later) until that monotonic time.
+    ``refuse_first``: answer 451 to that many mails first (whenever they come: a slow
+    worker start on a busy machine cannot make the test miss the refusals).
     ``hold_after``: once that many mails were accepted, hold every new one unanswered
     until ``release()``; then answer 451 (a client that died meanwhile never got a 250,
     so the mail was not accepted).
@@ -68,6 +70,7 @@ class Sink:
         self.refused = 0
         self.held = 0
         self.refuse_until = 0.0
+        self.refuse_first = 0
         self.hold_after: int | None = None
         self.holding = False
         self.delay = 0.0
@@ -82,9 +85,11 @@ class Sink:
 
     async def handle_DATA(self, server, session, envelope) -> str:
         match = MESSAGE_ID.search(envelope.original_content or envelope.content)
-        if time.monotonic() < self.refuse_until:
-            with self.lock:
+        with self.lock:
+            refuse = time.monotonic() < self.refuse_until or self.refused < self.refuse_first
+            if refuse:
                 self.refused += 1
+        if refuse:
             return "451 4.3.0 Mail server busy, try again later"
         if self.hold_after is not None and self.total >= self.hold_after:
             self.holding = True
