@@ -15,9 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .timezones import DEFAULT_TIME_ZONE, zone_for
 from .validators import validate_cancer_type, validate_time_zone
-
-DEFAULT_TIME_ZONE = "Europe/London"
 
 
 class Organisation(models.Model):
@@ -61,6 +60,10 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zone_for(self.time_zone)
 
     @property
     def is_patient(self) -> bool:
@@ -162,10 +165,7 @@ class Patient(models.Model):
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
-        try:
-            return zoneinfo.ZoneInfo(self.time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return zoneinfo.ZoneInfo(DEFAULT_TIME_ZONE)
+        return zone_for(self.time_zone)
 
     def local_today(self) -> date:
         return timezone.localdate(timezone=self.zone)

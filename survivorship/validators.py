@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import zoneinfo
-
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-
-@functools.cache
-def available_time_zones() -> frozenset[str]:
-    """Every IANA zone name the tz database knows (from the pinned ``tzdata``)."""
-    return frozenset(zoneinfo.available_timezones())
+from .timezones import available_time_zones
 
 
 def time_zone_choices() -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from scheduler.models import ScheduledEvent
 from scheduler.models.feeds import FeedToken
 from survivorship.models import User
+from survivorship.timezones import zone_for
 
 from . import render
 
@@ -73,12 +74,7 @@ def caseload_feed_events(nurse: User, *, now: dt.datetime) -> QuerySet[Scheduled
 
 
 def _zone(name: str):
-    import zoneinfo
-
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
+    return zone_for(name, default="UTC")
 
 
 def _digest(*parts: object) -> str:

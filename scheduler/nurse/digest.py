@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import zoneinfo
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -30,7 +29,7 @@ from django.utils.translation import gettext as _
 from scheduler.models import NurseDigest, Reminder, ScheduledEvent
 from scheduler.plans import markers
 from scheduler.plans.selectors import rising_flags
-from survivorship.models import DEFAULT_TIME_ZONE, CancerCase, Patient, User
+from survivorship.models import CancerCase, Patient, User
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +37,6 @@ DIGEST_HOUR = 7
 DIGEST_LAST_HOUR = 20  # after a long outage, a "morning" digest still goes out until 20:00
 LIST_LIMIT = 10
 OPEN = (ScheduledEvent.Status.PLANNED, ScheduledEvent.Status.BOOKED)
-
-
-def nurse_zone(nurse: User) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(nurse.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo(DEFAULT_TIME_ZONE)
 
 
 def nurses_due(*, now: dt.datetime | None = None) -> list[tuple[int, dt.date]]:
@@ -55,7 +47,7 @@ def nurses_due(*, now: dt.datetime | None = None) -> list[tuple[int, dt.date]]:
         User.objects.filter(role=User.Role.NURSE, is_active=True).exclude(email="").only("pk", "time_zone")
     )
     for nurse in nurses:
-        local = now.astimezone(nurse_zone(nurse))
+        local = now.astimezone(nurse.zone)
         if DIGEST_HOUR <= local.hour < DIGEST_LAST_HOUR:
             due.append((nurse.pk, local.date()))
     if not due:

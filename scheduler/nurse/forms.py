@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -23,6 +22,7 @@ from scheduler.models import Kind, Recurrence, ScheduledEvent
 from scheduler.plans.markers import units_for
 from scheduler.rules import RulesError, default_library
 from survivorship.models import CancerCase, CareTeam, Patient, User
+from survivorship.timezones import zone_for
 from survivorship.validators import available_time_zones, time_zone_choices
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
@@ -50,13 +50,6 @@ def _check_range(form: forms.Form, name: str, value: dt.date | None, *, latest: 
         form.add_error(name, _("Enter a date after 1 January 1900."))
     elif value > latest:
         form.add_error(name, _("Enter a date before %(date)s.") % {"date": latest.strftime("%d %b %Y")})
-
-
-def zone_for(name: str) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("Europe/London")
 
 
 def facts_label(value: str) -> str:

@@ -2,17 +2,18 @@
 
 from django.urls import path
 
-from scheduler.nurse import views
+from scheduler.nurse.views import caseload, enrol, events, invite, patient, worklist
 
 app_name = "nurse"
 
 urlpatterns = [
-    path("", views.caseload, name="caseload"),
-    path("worklist/", views.worklist, name="worklist"),
-    path("worklist/book/", views.worklist_book, name="worklist_book"),
-    path("enrol/", views.enrol, name="enrol"),
-    path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
-    path("patients/<int:patient_id>/<slug:action>/", views.patient_action, name="patient_action"),
-    path("events/<int:event_id>/", views.event_detail, name="event"),
-    path("events/<int:event_id>/<slug:action>/", views.event_action, name="event_action"),
+    path("", caseload.caseload, name="caseload"),
+    path("worklist/", worklist.worklist, name="worklist"),
+    path("worklist/book/", worklist.worklist_book, name="worklist_book"),
+    path("enrol/", enrol.enrol, name="enrol"),
+    path("patients/<int:patient_id>/", patient.patient_detail, name="patient"),
+    path("patients/<int:patient_id>/invite/", invite.invite, name="invite"),
+    path("patients/<int:patient_id>/<slug:action>/", patient.patient_action, name="patient_action"),
+    path("events/<int:event_id>/", events.event_detail, name="event"),
+    path("events/<int:event_id>/<slug:action>/", events.event_action, name="event_action"),
 ]

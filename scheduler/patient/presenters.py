@@ -19,7 +19,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 from django.utils.translation import ngettext
 
+from scheduler.formats import due_phrase, local_datetime, long_date
 from scheduler.models import Kind, ScheduledEvent
+from scheduler.rules import PHASE_BANDS, RulesError, default_library
 from survivorship.models import CancerCase, Patient
 
 RECENTLY_CANCELLED_DAYS = 90
@@ -28,22 +30,6 @@ MILESTONE_YEARS = (1, 3, 5, 10)
 
 
 # --- wording -------------------------------------------------------------------------------
-
-
-def long_date(day: dt.date) -> str:
-    return date_format(day, "j F Y")
-
-
-def due_phrase(start: dt.date, end: dt.date) -> str:
-    """ "3 March and 31 March 2027" in words (years only where needed)."""
-    if start == end:
-        return _("on %(day)s") % {"day": long_date(start)}
-    first = date_format(start, "j F") if start.year == end.year else long_date(start)
-    return _("between %(start)s and %(end)s") % {"start": first, "end": long_date(end)}
-
-
-def local_datetime(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime:
-    return timezone.localtime(value, zone)
 
 
 def duration_phrase(months: int) -> str:
@@ -325,12 +311,12 @@ class Progress:
 
 
 PHASES = (
-    (0, 36, N_("High vigilance: years 1 to 3"),
+    (*PHASE_BANDS[0].months, N_("High vigilance: years 1 to 3"),
      N_("This is when check-ups are most frequent, because it is when the cancer is most likely to come back "
      "if it does. Most people stay well.")),
-    (36, 60, N_("Extended monitoring: years 3 to 5"),
+    (*PHASE_BANDS[1].months, N_("Extended monitoring: years 3 to 5"),
      N_("Check-ups become less frequent as the chance of the cancer coming back keeps falling.")),
-    (60, None, N_("Long-term follow-up: year 5 onwards"),
+    (*PHASE_BANDS[2].months, N_("Long-term follow-up: year 5 onwards"),
      N_("Check-ups are usually yearly or less often. Your care team will talk with you about what long-term "
      "follow-up you need.")),
 )  # fmt: skip
@@ -427,8 +413,6 @@ def event_why(event: ScheduledEvent, case: CancerCase | None) -> Why:
     schedule: list[str] = []
     protocol_name = ""
     if event.origin == ScheduledEvent.Origin.RULES and case is not None:
-        from scheduler.rules import RulesError, default_library
-
         try:
             protocol = default_library().get(case.cancer_type)
         except RulesError:

@@ -11,11 +11,13 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.utils.translation import gettext as _
 
 from scheduler.feeds.tokens import token_issue, token_revoke, token_rotate
 from scheduler.models import FeedToken, ReminderPreferences
 from scheduler.models.preferences import LEAD_TIME_CHOICES
+from scheduler.reminders.service import reminders_sync_patient
 from survivorship.models import Patient, User
 from survivorship.validators import validate_time_zone
 
@@ -98,8 +100,6 @@ def preferences_update(
         prefs.save()
         if locked.user_id and actor.pk == locked.user_id and actor.time_zone != time_zone:
             User.objects.filter(pk=actor.pk).update(time_zone=time_zone)
-        from scheduler.reminders.service import reminders_sync_patient
-
         reminders_sync_patient(patient_id=locked.pk)
     patient.reminder_channel, patient.time_zone, patient.phone = channel, time_zone, phone
     logger.info("reminder preferences of patient %s updated", patient.pk)
@@ -132,8 +132,6 @@ def shares_for(patient: Patient):
 
 def share_for(patient: Patient, token_id: int) -> FeedToken:
     """One of the patient's own share links; 404 for any other id."""
-    from django.http import Http404
-
     try:
         return FeedToken.objects.get(pk=token_id, patient=patient, scope=FeedToken.Scope.SHARE)
     except FeedToken.DoesNotExist as exc:

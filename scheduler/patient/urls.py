@@ -1,6 +1,8 @@
 """URLs of the patient side (namespace "patient", under /me/)."""
 
 from django.urls import path
+from django.views.decorators.http import require_safe
+from django.views.generic import RedirectView
 
 from scheduler.patient import views
 
@@ -17,7 +19,10 @@ urlpatterns = [
     path("subscribe/reset/", views.subscribe_reset, name="subscribe_reset"),
     path("subscribe/family/", views.shares, name="shares"),
     path("subscribe/family/<int:token_id>/stop/", views.share_revoke, name="share_revoke"),
-    # A nurse of the patient's care team sends the invitation; the patient accepts it.
-    path("invite/<int:patient_id>/", views.invite_send, name="invite_send"),
+    # The nurse's invitation page moved to /nurse/patients/<id>/invite/; bookmarks redirect.
+    path(
+        "invite/<int:patient_id>/",
+        require_safe(RedirectView.as_view(pattern_name="nurse:invite", permanent=True, query_string=False)),
+    ),
     path("invitation/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

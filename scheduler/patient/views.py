@@ -21,7 +21,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
@@ -29,8 +28,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from scheduler.access import event_for_patient, patient_for_nurse, require_patient
+from scheduler.access import event_for_patient, require_patient
+from scheduler.feeds.render import event_ics_filename, render_event_ics
 from scheduler.feeds.tokens import feed_url, webcal_url
+from scheduler.formats import local_datetime, when_text
 from scheduler.invitations import services as invitations
 from scheduler.models import FeedToken, Invitation, ScheduledEvent
 from scheduler.patient import services as patient_services
@@ -40,7 +41,6 @@ from scheduler.patient.presenters import (
     agenda_view,
     event_view,
     event_why,
-    local_datetime,
     month_view,
     parse_month,
     progress_view,
@@ -64,9 +64,7 @@ def patient_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 
 def _when(value, patient: Patient) -> str:
-    if value is None:
-        return ""
-    return date_format(local_datetime(value, patient.zone), "j F Y, H:i T")
+    return when_text(value, patient.zone)
 
 
 def _weekdays() -> list[tuple[str, str]]:
@@ -137,8 +135,6 @@ def event_detail(request: HttpRequest, patient: Patient, event_id: int) -> HttpR
 def event_ics(request: HttpRequest, patient: Patient, event_id: int) -> HttpResponse:
     """ "Add to my calendar": one event as an .ics file (the patient's own, so with details)."""
     event = event_for_patient(patient, event_id)
-    from scheduler.feeds.render import event_ics_filename, render_event_ics
-
     response = HttpResponse(render_event_ics(event), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{event_ics_filename(event)}"'
     return response
@@ -301,51 +297,6 @@ def share_revoke(request: HttpRequest, patient: Patient, token_id: int) -> HttpR
 
 
 # --- invitations --------------------------------------------------------------------------------------
-
-
-def _nurse_patient_url(patient: Patient) -> str:
-    try:
-        return patient.get_absolute_url()
-    except NoReverseMatch:
-        return reverse("patient:invite_send", args=[patient.pk])
-
-
-@require_http_methods(["GET", "HEAD", "POST"])
-@login_required
-@never_cache
-def invite_send(request: HttpRequest, patient_id: int) -> HttpResponse:
-    """A nurse of the patient's care team invites them (GET: what will happen; POST: send)."""
-    patient = patient_for_nurse(request.user, patient_id)
-    if request.method == "POST":
-        try:
-            invitation = invitations.invitation_send(patient=patient, actor=request.user)
-        except invitations.InvitationError as exc:
-            messages.error(request, str(exc))
-            return redirect("patient:invite_send", patient_id=patient.pk)
-        messages.success(
-            request,
-            _(
-                "Invitation sent to %(email)s. The link works once, until %(expires)s. "
-                "Any earlier invitation link has stopped working."
-            )
-            % {"email": invitation.email, "expires": _when(invitation.expires_at, patient)},
-        )
-        return redirect(_nurse_patient_url(patient))
-    latest = invitations.invitation_latest(patient)
-    return render(
-        request,
-        "patient/invite_send.html",
-        {
-            "patient": patient,
-            "latest": latest,
-            "latest_state": latest.get_state_display() if latest else "",
-            "latest_sent": _when(latest.created_at, patient) if latest else "",
-            "latest_expires": _when(latest.expires_at, patient) if latest else "",
-            "has_account": bool(patient.user_id and patient.user.has_usable_password()),
-            "days": invitations.INVITATION_DAYS,
-            "back_url": _nurse_patient_url(patient),
-        },
-    )
 
 
 def _state_label(invitation: Invitation | None, state: str) -> str:

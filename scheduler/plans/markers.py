@@ -17,49 +17,40 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
 
-# Units a numeric result may be recorded in, by words found in the item id or title.
-# The first unit of a list is the one offered first.
-MARKER_UNITS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (("psa",), ("ng/mL", "µg/L")),
-    (("cea",), ("ng/mL", "µg/L")),
-    (("ca125", "ca-125"), ("U/mL", "kU/L")),
-    (("ca19-9", "ca 19-9"), ("U/mL", "kU/L")),
-    (("ca15-3", "ca 15-3"), ("U/mL", "kU/L")),
-    (("afp",), ("ng/mL", "kU/L", "IU/mL")),
-    (("hcg",), ("IU/L", "mIU/mL")),
-    (("ldh",), ("U/L",)),
-    (("thyroglobulin", "tg-"), ("ng/mL", "µg/L")),
-    (("tsh",), ("mU/L", "mIU/L")),
-    (("bcr-abl",), ("% IS",)),
-)
-# Lab results without a more specific match (blood counts, chemistry...).
+from scheduler.rules import RESULT_KINDS, default_library
+
+# Lab results of items the protocol library does not describe (custom items): the units
+# people record blood counts, chemistry and markers in.
 GENERIC_LAB_UNITS: tuple[str, ...] = (
     "ng/mL", "µg/L", "U/mL", "kU/L", "U/L", "IU/L", "mIU/mL", "mU/L", "%", "% IS",
     "mmol/L", "µmol/L", "g/L", "g/dL", "×10⁹/L",
 )  # fmt: skip
-NUMERIC_KINDS = ("tumor-marker", "lab")
-# Lab items that are disease markers (trend and rising flag), not general chemistry.
-_LAB_MARKER_WORDS = ("bcr-abl", "thyroglobulin")
+NUMERIC_KINDS = RESULT_KINDS
 
 
 def units_for(*, item_id: str, title: str, kind: str) -> tuple[str, ...]:
-    """The units a numeric result of this item may use (empty: no numeric result)."""
+    """The units a numeric result of this item may use (empty: no numeric result).
+
+    Read from the protocol data (item id -> analytes -> accepted units, each analyte's
+    canonical unit first); ``title`` is not looked at. An item the library does not know
+    (a custom item) gets the generic lab units.
+    """
     if kind not in NUMERIC_KINDS:
         return ()
-    text = f"{item_id} {title}".lower()
-    units: list[str] = []
-    for words, item_units in MARKER_UNITS:
-        if any(word in text for word in words):
-            units += [u for u in item_units if u not in units]
+    analytes = default_library().analytes_for_item(item_id)
+    units = dict.fromkeys(unit for analyte in analytes for unit in analyte.unit_displays)
     return tuple(units) or GENERIC_LAB_UNITS
 
 
 def is_trend_marker(*, item_id: str, title: str, kind: str) -> bool:
-    """Whether results of this item are charted and watched for a rise."""
-    if kind == "tumor-marker":
-        return True
-    text = f"{item_id} {title}".lower()
-    return kind == "lab" and any(word in text for word in _LAB_MARKER_WORDS)
+    """Whether results of this item are charted and watched for a rise: it holds a disease
+    marker (protocol data), or it is a tumour-marker item the library does not know."""
+    if kind not in NUMERIC_KINDS:
+        return False
+    analytes = default_library().analytes_for_item(item_id)
+    if analytes:
+        return any(analyte.disease_marker for analyte in analytes)
+    return kind == "tumor-marker"
 
 
 @dataclass(frozen=True)

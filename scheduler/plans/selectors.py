@@ -1,4 +1,5 @@
-"""Reads of plans shared by the nurse pages and the digest: marker results and rising flags.
+"""Reads of plans: the nurse's caseload and worklist, one patient's records, marker results
+and rising flags (shared by the nurse pages and the digest).
 
 Selectors take objects the caller already reached through ``scheduler.access``; they do no
 permission checks of their own.
@@ -6,12 +7,19 @@ permission checks of their own.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from scheduler.models import ScheduledEvent
+from django.db.models import Count, Exists, IntegerField, Min, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from scheduler.models import CustomItem, ItemOverride, PatientAccessLog, Recurrence, Reminder, ScheduledEvent
 from scheduler.plans import markers
-from survivorship.models import Patient
+from survivorship.models import CancerCase, Patient
+
+OPEN = ScheduledEvent.OPEN_STATUSES
 
 
 def marker_results(patient_ids: Iterable[int]) -> dict[int, list[tuple]]:
@@ -47,3 +55,113 @@ def rising_flags(patients: Iterable[Patient]) -> dict[int, list[markers.MarkerSe
         if rising:
             flags[patient.pk] = rising
     return flags
+
+
+# --- the nurse's lists ---------------------------------------------------------------------------
+
+WORKLIST_DAYS = 14
+
+
+def caseload_queryset(patients: QuerySet[Patient], today: dt.date) -> QuerySet[Patient]:
+    """``patients`` (a nurse's caseload) with next due item and overdue count: two
+    subqueries, so the page's queries do not grow with the caseload."""
+    open_events = ScheduledEvent.objects.filter(patient=OuterRef("pk"), status__in=OPEN)
+    next_due = open_events.order_by("due_date", "pk")
+    overdue = (
+        open_events.filter(window_end__lt=today)
+        .order_by()
+        .values("patient")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return patients.select_related("cancer_case", "care_team").annotate(
+        next_due_date=Subquery(next_due.values("due_date")[:1]),
+        next_due_title=Subquery(next_due.values("title")[:1]),
+        next_due_status=Subquery(next_due.values("status")[:1]),
+        overdue_count=Coalesce(Subquery(overdue, output_field=IntegerField()), Value(0)),
+    )
+
+
+def patients_due_within(patients: QuerySet[Patient], today: dt.date, days: int) -> QuerySet[Patient]:
+    soon = ScheduledEvent.objects.filter(
+        patient=OuterRef("pk"),
+        status__in=OPEN,
+        due_date__gte=today,
+        due_date__lte=today + dt.timedelta(days=days),
+    )
+    return patients.filter(Exists(soon))
+
+
+def worklist_events(patients: QuerySet[Patient], today: dt.date) -> QuerySet[ScheduledEvent]:
+    """Open events overdue or due in the next 14 days, for the active patients among
+    ``patients``.
+
+    An overdue event's window has ended, so its due date is in the past too: "overdue or
+    due within 14 days" is simply "due by today + 14 days", one range of the partial
+    index on open events' due dates."""
+    return ScheduledEvent.objects.filter(
+        patient__in=patients.filter(cancer_case__surveillance_status=CancerCase.SurveillanceStatus.ACTIVE),
+        status__in=OPEN,
+        due_date__lte=today + dt.timedelta(days=WORKLIST_DAYS),
+    )
+
+
+def worklist_patient_order(events: QuerySet[ScheduledEvent]) -> QuerySet:
+    """One grouped pass over the worklist's events: patient ids, most urgent first."""
+    return (
+        events.order_by()
+        .values("patient_id")
+        .annotate(first_due=Min("due_date"))
+        .order_by("first_due", "patient_id")
+    )
+
+
+def failed_reminders(patients: QuerySet[Patient]) -> QuerySet[Reminder]:
+    return (
+        Reminder.objects.filter(status=Reminder.Status.FAILED, event__patient__in=patients.values("pk"))
+        .select_related("event", "event__patient")
+        .order_by("-updated_at", "-pk")
+    )
+
+
+# --- one patient's page --------------------------------------------------------------------------
+
+
+@dataclass
+class PatientRecords:
+    """What the nurse's patient page reads besides the patient: one query each."""
+
+    events: list[ScheduledEvent]
+    overrides: list[ItemOverride]
+    custom_items: list[CustomItem]
+    recurrences: list[Recurrence]
+    access_log: list[PatientAccessLog]
+    reminders: list[Reminder]
+
+
+def patient_records(patient: Patient) -> PatientRecords:
+    events = list(
+        ScheduledEvent.objects.filter(patient=patient).order_by("episode", "due_date", "kind", "pk")
+    )
+    for event in events:
+        event.patient = patient
+    return PatientRecords(
+        events=events,
+        overrides=list(patient.item_overrides.select_related("created_by").order_by("item_id")),
+        custom_items=list(patient.custom_items.order_by("first_due", "pk")),
+        recurrences=list(patient.recurrences.select_related("recorded_by")),
+        access_log=list(PatientAccessLog.objects.filter(patient=patient).select_related("user")[:25]),
+        reminders=list(
+            Reminder.objects.filter(event__patient=patient)
+            .select_related("event")
+            .order_by("-send_at", "-pk")[:50]
+        ),
+    )
+
+
+def event_history(event: ScheduledEvent, limit: int = 20) -> list:
+    return list(
+        ScheduledEvent.history.filter(id=event.pk)
+        .select_related("history_user")
+        .order_by("-history_date")[:limit]
+    )

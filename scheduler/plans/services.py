@@ -28,16 +28,17 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from scheduler import rules
 from scheduler.models import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
+from scheduler.reminders.service import reminders_sync
 from survivorship.models import CancerCase, Patient, User
 
 logger = logging.getLogger(__name__)
 
 ROLLING_HORIZON_MONTHS = 36  # a plan always reaches at least three years ahead
-MAX_HORIZON_MONTHS = 480
 CUSTOM_TOLERANCE = dt.timedelta(days=14)
 CUSTOM_SOURCE = "Added by the care team"
 
@@ -118,8 +119,6 @@ class Proposal:
 def _audited(actor: User | None, reason: str = "") -> Iterator[None]:
     """Attribute history rows written inside the block to ``actor`` (services may run
     outside a request, where simple-history's middleware cannot tell who it was)."""
-    from simple_history.models import HistoricalRecords
-
     context = HistoricalRecords.context
     previous_request = getattr(context, "request", None)
     if actor is not None and previous_request is None:
@@ -142,7 +141,7 @@ def horizon_months_for(remission_date: dt.date, today: dt.date) -> int:
     """Months from remission to at least ``ROLLING_HORIZON_MONTHS`` after today."""
     delta = relativedelta(today, remission_date)
     months = delta.years * 12 + delta.months + (1 if delta.days else 0) + ROLLING_HORIZON_MONTHS
-    return max(ROLLING_HORIZON_MONTHS, min(months, MAX_HORIZON_MONTHS))
+    return max(ROLLING_HORIZON_MONTHS, min(months, rules.MAX_HORIZON_MONTHS))
 
 
 def _overrides_for(patient: Patient) -> dict[str, rules.ItemOverride]:
@@ -348,8 +347,6 @@ def _reminders_sync(event_ids: list[int]) -> None:
     """Re-time or cancel the pending reminders of changed events, in this transaction
     (so a cancelled event can never be reminded of)."""
     if event_ids:
-        from scheduler.reminders.service import reminders_sync
-
         reminders_sync(event_ids=event_ids)
 
 

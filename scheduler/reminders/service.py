@@ -25,7 +25,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scheduler.models import Reminder, ReminderPreferences, ScheduledEvent
-from survivorship.models import DEFAULT_TIME_ZONE, CancerCase, Patient
+from survivorship.models import CancerCase, Patient
+from survivorship.timezones import zone_for
 
 from . import timing
 from .db import execute
@@ -74,10 +75,7 @@ class PatientContext:
         quiet_start: int | None = None,
         quiet_end: int | None = None,
     ) -> PatientContext:
-        try:
-            zone = zoneinfo.ZoneInfo(time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            zone = zoneinfo.ZoneInfo(DEFAULT_TIME_ZONE)
+        zone = zone_for(time_zone)
         leads = timing.normalise_leads(lead_days if isinstance(lead_days, list) else [7, 1])
         return cls(
             zone=zone,

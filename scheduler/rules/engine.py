@@ -18,7 +18,8 @@ from .model import (
     describe_conditions,
 )
 from .months import months_until
-from .plan import MAX_HORIZON_MONTHS, cached_plan, first_index_at_or_after
+from .periods import MAX_HORIZON_MONTHS
+from .plan import cached_plan, first_index_at_or_after
 
 _NO_OVERRIDES: Mapping[str, ItemOverride] = MappingProxyType({})
 _new_occurrence = tuple.__new__

@@ -36,3 +36,23 @@ class ProtocolError(RulesError):
         self.problem = problem
         where = f"{file}: item {item!r}" if item else file
         super().__init__(f"{where}: {problem}")
+
+
+class UnknownAnalyte(RulesError):
+    """An analyte id is not in the analyte catalogue."""
+
+
+class InvalidResult(RulesError):
+    """A result value cannot be accepted for an analyte (see the subclasses)."""
+
+
+class UnknownUnit(InvalidResult):
+    """The unit is not one the analyte accepts."""
+
+
+class ImplausibleValue(InvalidResult):
+    """The value lies outside the analyte's physically possible range (a typing slip)."""
+
+
+class InvalidExposures(RulesError):
+    """A treatment exposure is not in the care-plan catalogue's vocabulary."""

@@ -9,11 +9,19 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
-from .errors import InvalidFacts, UnknownCancerType
+from .analytes import Analyte
+from .care_plan import CarePlanCatalogue
+from .errors import InvalidFacts, UnknownAnalyte, UnknownCancerType
 
 Kind = Literal["visit", "imaging", "tumor-marker", "lab", "procedure"]
 KINDS: tuple[str, ...] = ("visit", "imaging", "tumor-marker", "lab", "procedure")
+#: Kinds whose results are numbers, one per analyte the item names.
+RESULT_KINDS: tuple[str, ...] = ("tumor-marker", "lab")
 RangeEnd = Literal["frequent", "sparse"]
+#: Who provides a schedule item or a care-plan recommendation by default (the care team can
+#: change it per patient): the oncology team, primary care (the family doctor), or the patient.
+Provider = Literal["oncology-team", "primary-care", "patient"]
+PROVIDERS: tuple[str, ...] = ("oncology-team", "primary-care", "patient")
 
 #: Conditions on patient facts: every named fact must have one of the listed values.
 Conditions = tuple[tuple[str, tuple[str, ...]], ...]
@@ -71,8 +79,11 @@ class Item:
     """One kind of follow-up (a visit, a scan, a marker...) with its tapering phases.
 
     Occurrences start at ``first_month`` (default: first phase start + one interval) and
-    each next one is one interval (of the phase the previous occurrence falls in) later;
-    the item ends after the last phase's ``end_month`` or after ``max_count`` occurrences.
+    each next one is one interval (of the phase the previous occurrence falls in) after the
+    date the previous one is due (after alignment, so an interval never stretches); the item
+    ends after the last phase's ``end_month`` or after ``max_count`` occurrences.
+    ``analytes`` are what a result of a tumour-marker or lab item holds (empty for other
+    kinds); ``provider`` says who provides the item by default.
     """
 
     id: str
@@ -86,6 +97,12 @@ class Item:
     first_month: int | None = None
     max_count: int | None = None
     range_end: RangeEnd | None = None  # pins the range end for this item, overriding the protocol policy
+    analytes: tuple[Analyte, ...] = ()
+    provider: Provider = "oncology-team"
+
+    @property
+    def analyte_ids(self) -> tuple[str, ...]:
+        return tuple(a.id for a in self.analytes)
 
     @property
     def source(self) -> str:
@@ -101,12 +118,17 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class FactSpec:
-    """A patient fact a protocol understands; ``values`` are ordered lowest risk first."""
+    """A patient fact a protocol understands; ``values`` are ordered lowest risk first.
+
+    ``exposures`` maps a value to the treatment exposures it implies for the care plan
+    (e.g. ``{"yes": ("neck-radiation",)}`` for "neck irradiated").
+    """
 
     name: str
     label: str
     values: tuple[str, ...]
     default: str
+    exposures: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +174,18 @@ class Protocol:
     range_policy: RangePolicy = field(default_factory=RangePolicy)
     sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     description: str = ""
+    default_provider: Provider = "oncology-team"
+    #: Treatment exposures usual for this cancer: their late effects are the "possible" ones.
+    usual_exposures: tuple[str, ...] = ()
+    care_plan_catalogue: CarePlanCatalogue = field(default_factory=CarePlanCatalogue, repr=False)
+    #: The whole analyte catalogue the protocol was loaded with (custom items may name any of them).
+    analyte_catalogue: Mapping[str, Analyte] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     _items_by_id: Mapping[str, Item] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "facts", MappingProxyType(dict(self.facts)))
         object.__setattr__(self, "sources", MappingProxyType(dict(self.sources)))
+        object.__setattr__(self, "analyte_catalogue", MappingProxyType(dict(self.analyte_catalogue)))
         object.__setattr__(self, "_items_by_id", MappingProxyType({item.id: item for item in self.items}))
 
     def item(self, item_id: str) -> Item | None:
@@ -179,12 +208,42 @@ class Protocol:
 
 
 class ProtocolLibrary:
-    """The set of protocols, by slug."""
+    """The set of protocols, by slug, with the shared catalogues they reference.
 
-    __slots__ = ("_protocols",)
+    ``analytes`` is the analyte catalogue (id -> Analyte). An item id that names analytes
+    names the same ones in every protocol (checked on load), so results stored under an
+    item id mean the same thing whatever the patient's protocol: ``analytes_for_item``.
+    ``care_plan`` is the care-plan catalogue (``care_plan.exposures`` is the vocabulary of
+    treatment exposures a treatment summary records).
+    """
 
-    def __init__(self, protocols: Mapping[str, Protocol]) -> None:
+    __slots__ = ("_by_item", "_protocols", "analytes", "care_plan")
+
+    def __init__(
+        self,
+        protocols: Mapping[str, Protocol],
+        analytes: Mapping[str, Analyte] | None = None,
+        care_plan: CarePlanCatalogue | None = None,
+    ) -> None:
         self._protocols = MappingProxyType(dict(sorted(protocols.items())))
+        self.analytes: Mapping[str, Analyte] = MappingProxyType(dict(analytes or {}))
+        self.care_plan: CarePlanCatalogue = care_plan or CarePlanCatalogue()
+        by_item: dict[str, tuple[Analyte, ...]] = {}
+        for protocol in self._protocols.values():
+            for item in protocol.items:
+                if item.analytes:
+                    by_item.setdefault(item.id, item.analytes)
+        self._by_item: Mapping[str, tuple[Analyte, ...]] = MappingProxyType(by_item)
+
+    def analyte(self, analyte_id: str) -> Analyte:
+        try:
+            return self.analytes[analyte_id]
+        except KeyError:
+            raise UnknownAnalyte(f"unknown analyte {analyte_id!r}") from None
+
+    def analytes_for_item(self, item_id: str) -> tuple[Analyte, ...]:
+        """The analytes a protocol item's result holds (empty: not a known result item)."""
+        return self._by_item.get(item_id, ())
 
     def slugs(self) -> tuple[str, ...]:
         return tuple(self._protocols)
@@ -224,7 +283,8 @@ class CustomItem:
     """An item the care team adds for one patient.
 
     First due ``start_offset_months`` after remission, then every ``interval_months``
-    (None: a one-off) until ``end_month`` (None: to the horizon).
+    (None: a one-off) until ``end_month`` (None: to the horizon). ``analyte_ids`` name what
+    a tumour-marker or lab result holds (ids from the analyte catalogue).
     """
 
     item_id: str
@@ -234,6 +294,8 @@ class CustomItem:
     start_offset_months: int
     interval_months: int | None = None
     end_month: int | None = None
+    analyte_ids: tuple[str, ...] = ()
+    provider: Provider = "oncology-team"
 
     @property
     def key_prefix(self) -> str:
@@ -247,6 +309,8 @@ class Occurrence(NamedTuple):
     it does not change when ``from_date`` or the horizon change. ``nominal_due`` is the date
     the item's own rule gives; ``due`` may be earlier when it was aligned with another
     occurrence to share a trip, and always lies in ``[window_start, window_end]``.
+    ``analyte_ids`` are the analytes a result holds (catalogue ids; empty for visits, scans
+    and procedures); ``provider`` is who provides it by default.
     """
 
     due: date
@@ -265,6 +329,8 @@ class Occurrence(NamedTuple):
     source_code: str
     protocol_slug: str
     protocol_version: str
+    analyte_ids: tuple[str, ...]
+    provider: str
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (dates as ISO strings)."""
@@ -285,4 +351,6 @@ class Occurrence(NamedTuple):
             "source_code": self.source_code,
             "protocol": self.protocol_slug,
             "protocol_version": self.protocol_version,
+            "analytes": list(self.analyte_ids),
+            "provider": self.provider,
         }

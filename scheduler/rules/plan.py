@@ -30,6 +30,26 @@ latest earlier trip date that lies inside its own window and has no occurrence o
 item. A trip's date never moves once opened, so an occurrence's date depends only on those
 nominally due no later than it: extending the horizon or moving ``from_date`` never changes
 an earlier date, and a date never leaves its window (nor moves later than nominal).
+
+Intervals never stretch
+-----------------------
+An item's next occurrence is nominally one step after the month its previous occurrence is
+finally *due* in (after alignment), with the step of the phase the previous one nominally
+falls in. So when alignment pulls an occurrence earlier, the rest of the item's series moves
+with it, and for two consecutive occurrences ``a`` and ``b`` of an item, ``b`` produced by a
+phase with interval ``low-high`` (or a fixed ``low == high``)::
+
+    low - t  <=  month(b.due) - month(a.due)  <=  high
+
+where ``month`` counts calendar months from the remission date and ``t`` is 1 for a fixed
+interval above 6 months (its one-month tolerance), else 0. Proof: ``b``'s nominal month is
+``month(a.due) + step`` with ``step <= high``, and ``b.due`` lies between its window start
+(``step - low`` months, or ``t``, before nominal) and its nominal month. In dates: ``b.due``
+is never later than ``a.due`` plus ``high`` months (plus up to 3 days when ``a.due`` was
+clamped to a short month's end, e.g. 28 February from a 31 January remission). The same
+bound makes every next nominal month later than the current one, so the sweep below only
+moves forward. ``tests/scheduler/rules/test_interval_properties.py`` proves it over every
+protocol, fact combination, 40 years of remission dates and every horizon.
 """
 
 from __future__ import annotations
@@ -38,12 +58,22 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import lru_cache
+from heapq import heappop, heappush
 from typing import NamedTuple
 
 from .errors import InvalidOverride
-from .model import CARE_TEAM_SOURCE, KINDS, CustomItem, Item, ItemOverride, Protocol, RangeEnd
-
-MAX_HORIZON_MONTHS = 480
+from .model import (
+    CARE_TEAM_SOURCE,
+    KINDS,
+    PROVIDERS,
+    RESULT_KINDS,
+    CustomItem,
+    Item,
+    ItemOverride,
+    Protocol,
+    RangeEnd,
+)
+from .periods import MAX_HORIZON_MONTHS
 
 # The (month, day) offset pairs a window is made of; see the module docstring.
 Point = tuple[int, int]
@@ -80,6 +110,8 @@ class _Series(NamedTuple):
     first_month: int | None
     max_count: int | None
     phases: tuple[_PhaseSpec, ...]
+    analyte_ids: tuple[str, ...]
+    provider: str
 
 
 def _span(start: int, end: int | None) -> str:
@@ -114,6 +146,8 @@ def _protocol_series(item: Item, end: RangeEnd, override: ItemOverride | None) -
         item.first_month,
         item.max_count,
         tuple(phases),
+        item.analyte_ids,
+        item.provider,
     )
 
 
@@ -139,6 +173,8 @@ def _custom_series(custom: CustomItem) -> _Series:
         start,
         max_count,
         (phase,),
+        custom.analyte_ids,
+        custom.provider,
     )
 
 
@@ -152,27 +188,37 @@ def _window(m: int, phase: _PhaseSpec) -> tuple[Point, Point]:
     return (max(lo, (0, 0)), hi)
 
 
-def _occurrence_months(series: _Series, limit: int) -> list[tuple[int, int]]:
-    """(nominal month, index of the phase whose rule produced it), up to month ``limit``."""
+def _first_occurrence(series: _Series) -> tuple[int, int] | None:
+    """(nominal month, index of the phase whose rule produced it) of the first occurrence."""
     phases = series.phases
-    last_end = phases[-1].end
     if series.first_month is not None:
         m = series.first_month
         gen = next((i for i, p in enumerate(phases) if p.end is None or m <= p.end), len(phases) - 1)
     else:
         m = phases[0].start + phases[0].step
         gen = 0
-    out: list[tuple[int, int]] = []
-    while m <= limit and (last_end is None or m <= last_end):
-        out.append((m, gen))
-        if series.max_count is not None and len(out) >= series.max_count:
-            break
-        # The next occurrence follows the interval of the phase this one falls in.
-        gen = next((i for i, p in enumerate(phases) if p.start <= m and (p.end is None or m < p.end)), -1)
-        if gen < 0:
-            break
-        m += phases[gen].step
-    return out
+    last_end = phases[-1].end
+    return None if last_end is not None and m > last_end else (m, gen)
+
+
+def _next_occurrence(series: _Series, number: int, nominal: int, due: int) -> tuple[int, int] | None:
+    """The occurrence after number ``number`` (nominally at month ``nominal``, due at ``due``).
+
+    The interval is the one of the phase the previous occurrence nominally falls in, counted
+    from its *due* month: when alignment moved it earlier, the next one moves with it, so the
+    gap between the two never exceeds that interval (see "Intervals never stretch").
+    """
+    if series.max_count is not None and number >= series.max_count:
+        return None
+    phases = series.phases
+    gen = next(
+        (i for i, p in enumerate(phases) if p.start <= nominal and (p.end is None or nominal < p.end)), -1
+    )
+    if gen < 0:
+        return None
+    m = due + phases[gen].step
+    last_end = phases[-1].end
+    return None if last_end is not None and m > last_end else (m, gen)
 
 
 def _earlier_trip(
@@ -233,6 +279,14 @@ def _series_for(
             problem = "interval must be at least 1 month"
         elif custom.end_month is not None and custom.end_month < custom.start_offset_months:
             problem = "end month is before the start offset"
+        elif custom.provider not in PROVIDERS:
+            problem = f"provider must be one of {', '.join(PROVIDERS)}"
+        elif custom.analyte_ids and custom.kind not in RESULT_KINDS:
+            problem = f"only a {' or '.join(RESULT_KINDS)} item has analytes"
+        elif len(set(custom.analyte_ids)) != len(custom.analyte_ids):
+            problem = "an analyte is named twice"
+        elif unknown := [a for a in custom.analyte_ids if a not in protocol.analyte_catalogue]:
+            problem = f"unknown analyte {unknown[0]!r}"
         if problem:
             raise InvalidOverride(f"custom item {custom.item_id!r}: {problem}")
         seen.add(custom.item_id)
@@ -252,37 +306,40 @@ def compile_plan(
     slack = max((p.high - p.low + 1 for s in all_series for p in s.phases), default=1)
     limit = MAX_HORIZON_MONTHS + slack
 
-    raw = []
+    # Occurrences waiting to be placed, by nominal month: (month, order, number, phase index).
+    pending: list[tuple[int, int, int, int]] = []
     for order, series in enumerate(all_series):
-        for number, (m, gen) in enumerate(_occurrence_months(series, limit), start=1):
-            lo, hi = _window(m, series.phases[gen])
-            raw.append((m, order, number, gen, lo, hi))
-    raw.sort(key=lambda r: (r[0], r[1], r[2]))
+        first = _first_occurrence(series)
+        if first is not None:
+            heappush(pending, (first[0], order, 1, first[1]))
 
     trips: list[tuple[int, set[int]]] = []  # (month, orders of the items on that trip), dates ascending
     aligned = []
-    start = 0
-    while start < len(raw):
+    while pending and pending[0][0] <= limit:
         # All occurrences sharing a nominal month decide together: if any of them cannot join an
         # earlier trip, they all stay on their nominal date; otherwise each joins an earlier trip.
-        stop = start
-        while stop < len(raw) and raw[stop][0] == raw[start][0]:
-            stop += 1
-        group = raw[start:stop]
+        month = pending[0][0]
+        group = []
+        while pending and pending[0][0] == month:
+            m, order, number, gen = heappop(pending)
+            lo, hi = _window(m, all_series[order].phases[gen])
+            group.append((m, order, number, gen, lo, hi))
         joins = [_earlier_trip(trips, order, lo, hi) for _, order, _, _, lo, hi in group]
-        if any(trip is None for trip in joins):
-            month = group[0][0]
+        earlier = [trip for trip in joins if trip is not None]
+        if len(earlier) < len(joins):
             trips.append((month, {order for _, order, *_ in group}))
             dues = [month] * len(group)
         else:
             dues = []
-            for (_, order, *_), trip in zip(group, joins, strict=True):
+            for (_, order, *_), trip in zip(group, earlier, strict=True):
                 trip[1].add(order)
                 dues.append(trip[0])
         for (m, order, number, gen, lo, hi), due in zip(group, dues, strict=True):
             if due <= MAX_HORIZON_MONTHS:
                 aligned.append((due, order, number, m, gen, lo, hi))
-        start = stop
+            following = _next_occurrence(all_series[order], number, m, due)
+            if following is not None:  # later than ``month``: see "Intervals never stretch" above
+                heappush(pending, (following[0], order, number + 1, following[1]))
     aligned.sort(key=lambda r: (r[0], r[1], r[2]))
 
     point_set: set[Point] = set()
@@ -311,6 +368,8 @@ def compile_plan(
             s.source_code,
             slug,
             version,
+            s.analyte_ids,
+            s.provider,
         )
         refs = (index[(due, 0)], index[lo], index[hi], index[(m, 0)])
         used = max(used, *refs)

@@ -273,6 +273,6 @@ def test_the_nurse_invitation_page_is_accessible(page, live_server):
     patient = PatientFactory(email="kim.lee@example.test", care_team=CareTeamFactory(nurses=[nurse]))
     CancerCaseFactory(patient=patient)
     login(page, live_server, nurse.username, PASSWORD)
-    page.goto(f"{live_server.url}{reverse('patient:invite_send', args=[patient.pk])}")
+    page.goto(f"{live_server.url}{reverse('nurse:invite', args=[patient.pk])}")
     assert "kim.lee@example.test" in page.locator("main").inner_text()
     _no_serious_violations(page, "invite page")

@@ -55,7 +55,7 @@ def _link_from(message) -> str:
 
 def _send(client, nurse, patient) -> str:
     client.force_login(nurse)
-    response = client.post(reverse("patient:invite_send", args=[patient.pk]))
+    response = client.post(reverse("nurse:invite", args=[patient.pk]))
     assert response.status_code == 302
     client.logout()
     return _link_from(mail.outbox[-1])
@@ -64,12 +64,24 @@ def _send(client, nurse, patient) -> str:
 # --- sending -------------------------------------------------------------------------------------
 
 
+def test_the_invitation_page_lives_under_the_nurse_pages_and_its_old_address_redirects(
+    client, nurse, patient
+):
+    assert reverse("nurse:invite", args=[patient.pk]) == f"/nurse/patients/{patient.pk}/invite/"
+    client.force_login(nurse)
+    old = client.get(f"/me/invite/{patient.pk}/")
+    assert old.status_code == 301 and old["Location"] == f"/nurse/patients/{patient.pk}/invite/"
+    assert client.post(f"/me/invite/{patient.pk}/").status_code == 405  # nothing is sent from the old one
+    assert mail.outbox == []
+    assert client.get(f"/me/invite/{2**63}/", follow=True).status_code == 404
+
+
 def test_a_nurse_of_the_team_sends_an_invitation_email(client, nurse, patient):
     client.force_login(nurse)
-    page = client.get(reverse("patient:invite_send", args=[patient.pk]))
+    page = client.get(reverse("nurse:invite", args=[patient.pk]))
     assert page.status_code == 200
     assert "jo.bloggs@example.test" in page.content.decode().lower()
-    client.post(reverse("patient:invite_send", args=[patient.pk]))
+    client.post(reverse("nurse:invite", args=[patient.pk]))
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["jo.bloggs@example.test"]
@@ -94,7 +106,7 @@ def test_only_a_nurse_of_the_patients_team_can_invite(client, patient, who):
         expected = 403
     else:
         expected = 302
-    response = client.post(reverse("patient:invite_send", args=[patient.pk]))
+    response = client.post(reverse("nurse:invite", args=[patient.pk]))
     assert response.status_code == expected
     assert mail.outbox == []
     assert not Invitation.objects.exists()
@@ -104,7 +116,7 @@ def test_a_patient_without_email_cannot_be_invited_and_the_nurse_is_told(client,
     patient.email = ""
     patient.save()
     client.force_login(nurse)
-    response = client.post(reverse("patient:invite_send", args=[patient.pk]), follow=True)
+    response = client.post(reverse("nurse:invite", args=[patient.pk]), follow=True)
     assert "Add the patient&#x27;s email address" in response.content.decode()
     assert mail.outbox == []
     assert not Invitation.objects.exists()
@@ -240,7 +252,7 @@ def test_a_changed_email_address_invalidates_the_link(client, nurse, patient):
 
 def test_the_nurse_patient_page_links_to_the_invitation_until_the_patient_has_a_login(client, nurse, patient):
     client.force_login(nurse)
-    invite_url = reverse("patient:invite_send", args=[patient.pk])
+    invite_url = reverse("nurse:invite", args=[patient.pk])
     assert invite_url in client.get(reverse("nurse:patient", args=[patient.pk])).content.decode()
     patient.user = UserFactory()
     patient.save(update_fields=["user"])

@@ -88,9 +88,12 @@ def test_per_item_intervals_never_shrink_and_dates_keep_their_order(patient):
         by_item.setdefault(o.item_id, []).append(o)
     for occurrences in by_item.values():
         occurrences.sort(key=lambda o: o.number)
-        months = [months_between(remission, o.nominal_due) for o in occurrences]
-        gaps = [b - a for a, b in pairwise(months)]
-        assert gaps == sorted(gaps), (occurrences[0].item_id, months)
+        # Each step runs from the month the previous occurrence is due in to the next nominal month.
+        steps = [
+            months_between(remission, b.nominal_due) - months_between(remission, a.due)
+            for a, b in pairwise(occurrences)
+        ]
+        assert steps == sorted(steps), (occurrences[0].item_id, steps)
         dues = [o.due for o in occurrences]
         assert all(a < b for a, b in pairwise(dues))  # one item never twice a day
 
@@ -117,57 +120,68 @@ def test_moving_from_date_only_drops_earlier_occurrences(patient, offset_days):
 
 
 def reference_schedule(protocol: Protocol, facts: dict[str, str], remission: date, horizon: int) -> list:
-    """Occurrences computed on real dates: nominal dates, windows, then greedy trip alignment."""
+    """Occurrences computed on real dates: nominal dates, windows, then greedy trip alignment.
+
+    Each item's next occurrence is one step after the month its previous one was finally due
+    in (after alignment), so items are expanded lazily, nominal date by nominal date.
+    """
     end_policy = protocol.range_policy.end_for(facts)
 
     def at(months: int, days: int = 0) -> date:
         return remission + relativedelta(months=months) + timedelta(days=days)
 
-    raw = []
-    for order, item in enumerate(i for i in protocol.items if i.applies(facts)):
+    def window(item, gen: int, m: int) -> tuple[date, date]:
+        interval = item.phases[gen].interval
+        step = interval.step(item.range_end or end_policy)
+        if interval.is_range:
+            lo, hi = at(m - (step - interval.low)), at(m + (interval.high - step))
+        elif step <= 2:
+            lo, hi = at(m, -7), at(m, 7)
+        elif step <= 6:
+            lo, hi = at(m, -14), at(m, 14)
+        else:
+            lo, hi = at(m - 1), at(m + 1)
+        return max(lo, remission), hi
+
+    items = [i for i in protocol.items if i.applies(facts)]
+    pending: dict[int, tuple[int, int, int]] = {}  # order -> (nominal month, number, phase index)
+    for order, item in enumerate(items):
         phases = item.phases
-        end = item.range_end or end_policy
         m = item.first_month
         if m is None:
-            m = phases[0].start_month + phases[0].interval.step(end)
+            m = phases[0].start_month + phases[0].interval.step(item.range_end or end_policy)
         gen = next(i for i, p in enumerate(phases) if p.end_month is None or m <= p.end_month)
-        number = 0
-        while m <= horizon + 13 and (phases[-1].end_month is None or m <= phases[-1].end_month):
-            number += 1
-            interval = phases[gen].interval
-            step = interval.step(end)
-            if interval.is_range:
-                lo, hi = at(m - (step - interval.low)), at(m + (interval.high - step))
-            elif step <= 2:
-                lo, hi = at(m, -7), at(m, 7)
-            elif step <= 6:
-                lo, hi = at(m, -14), at(m, 14)
-            else:
-                lo, hi = at(m - 1), at(m + 1)
-            raw.append((at(m), order, number, item.id, max(lo, remission), hi))
-            if item.max_count and number >= item.max_count:
-                break
-            following = [i for i, p in enumerate(phases) if p.start_month <= m < (p.end_month or m + 1)]
-            if not following:
-                break
-            gen = following[0]
-            m += phases[gen].interval.step(end)
-    raw.sort(key=lambda r: (r[0], r[1], r[2]))
-    trips: list[tuple[date, set[str]]] = []
+        if phases[-1].end_month is None or m <= phases[-1].end_month:
+            pending[order] = (m, 1, gen)
+
+    trips: list[tuple[date, int, set[str]]] = []  # (date, month offset, item ids on the trip)
     out = []
-    for nominal in sorted({r[0] for r in raw}):
-        group = [r for r in raw if r[0] == nominal]
+    while pending and min(m for m, _, _ in pending.values()) <= horizon + 13:
+        month = min(m for m, _, _ in pending.values())
+        group = sorted((order, n, gen) for order, (m, n, gen) in pending.items() if m == month)
+        windows = [window(items[order], gen, month) for order, _, gen in group]
         joins = [
-            next((t for t in reversed(trips) if lo <= t[0] <= hi and item_id not in t[1]), None)
-            for _, _, _, item_id, lo, hi in group
+            next((t for t in reversed(trips) if lo <= t[0] <= hi and items[order].id not in t[2]), None)
+            for (order, _, _), (lo, hi) in zip(group, windows, strict=True)
         ]
         if None in joins:
-            trips.append((nominal, {r[3] for r in group}))
+            trips.append((at(month), month, {items[order].id for order, _, _ in group}))
             joins = [trips[-1]] * len(group)
-        for (_, _, number, item_id, lo, hi), trip in zip(group, joins, strict=True):
-            trip[1].add(item_id)
+        for (order, number, _), (lo, hi), trip in zip(group, windows, joins, strict=True):
+            item = items[order]
+            trip[2].add(item.id)
             if trip[0] <= at(horizon):
-                out.append((trip[0], f"{item_id}#{number}", nominal, lo, hi))
+                out.append((trip[0], f"{item.id}#{number}", at(month), lo, hi))
+            del pending[order]
+            phases = item.phases
+            following = [
+                i for i, p in enumerate(phases) if p.start_month <= month < (p.end_month or month + 1)
+            ]
+            if (item.max_count and number >= item.max_count) or not following:
+                continue
+            nxt = trip[1] + phases[following[0]].interval.step(item.range_end or end_policy)
+            if phases[-1].end_month is None or nxt <= phases[-1].end_month:
+                pending[order] = (nxt, number + 1, following[0])
     return sorted(out)
 
 

@@ -220,6 +220,7 @@ GOOD = """
 slug = "demo"
 name = "Demo"
 version = "1"
+default_provider = "oncology-team"
 
 [sources]
 S1 = "A source"
@@ -242,6 +243,16 @@ phases = [
   { label = "Early", start = 0, end = 24, interval = "3-6" },
   { label = "Late", start = 24, end = "lifelong", interval = 12 },
 ]
+
+[[items]]
+id = "marker"
+kind = "tumor-marker"
+title = "Marker"
+explanation = "A marker."
+source = "S1"
+analytes = ["cea"]
+provider = "primary-care"
+phases = [{ label = "Early", start = 0, end = 24, interval = 6 }]
 """
 
 
@@ -253,6 +264,9 @@ def write(tmp_path: Path, text: str, name: str = "demo.toml") -> Path:
 def test_a_good_file_loads(tmp_path):
     library = load_library(write(tmp_path, GOOD))
     assert library.slugs() == ("demo",)
+    marker = library.get("demo").item("marker")
+    assert marker is not None and marker.analyte_ids == ("cea",) and marker.provider == "primary-care"
+    assert library.get("demo").item("visit").provider == "oncology-team"  # the protocol's default
 
 
 @pytest.mark.parametrize(
@@ -269,6 +283,13 @@ def test_a_good_file_loads(tmp_path):
          "condition risk='medium' is not an allowed value"),
         (('interval = "3-6"', 'interval = "6-3"'), "visit", "must go from shorter to longer"),
         (('explanation = "A visit."\n', ''), "visit", "'explanation' is a required property"),
+        (('analytes = ["cea"]', 'analytes = ["cea", "nope"]'), "marker",
+         "unknown analyte 'nope' (not in the analyte catalogue)"),
+        (('analytes = ["cea"]', 'analytes = ["cea", "cea"]'), "marker", "an analyte is named twice"),
+        (('analytes = ["cea"]\n', ''), "marker", "'analytes' is a required property"),
+        (('source = "S1"\nphases', 'source = "S1"\nanalytes = ["cea"]\nphases'), "visit",
+         "a visit item has no analytes"),
+        (('provider = "primary-care"', 'provider = "family"'), "marker", "provider: 'family' is not one of"),
     ],
 )  # fmt: skip
 def test_a_bad_item_names_file_item_and_problem(tmp_path, change, item, problem):

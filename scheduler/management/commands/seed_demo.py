@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from scheduler.models import ScheduledEvent
 from scheduler.plans import services
+from scheduler.rules import default_library
 from survivorship.models import CancerCase, CareTeam, Organisation, Patient, User
 
 DEMO_PASSWORD = "followup-demo"  # noqa: S105 - documented demo password, demo data only
@@ -46,8 +47,6 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
-        from scheduler.rules import default_library
-
         library = default_library()
         created = {"users": 0, "teams": 0, "patients": 0}
         org, _ = Organisation.objects.get_or_create(

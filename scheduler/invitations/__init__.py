@@ -1,0 +1,1 @@
+"""Invitations: a nurse invites a patient by email; the patient chooses a password."""

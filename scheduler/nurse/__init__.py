@@ -1,0 +1,1 @@
+"""The nurse workspace: caseload, worklist, patient and event pages, enrolment, digest."""

@@ -1,0 +1,168 @@
+"""The nurse's patient page and its patient-level actions (custom items, overrides,
+recurrence, resuming, discharge, case changes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from scheduler.access import patient_for_nurse
+from scheduler.nurse import presenters
+from scheduler.nurse.forms import (
+    CaseUpdateForm,
+    CustomItemForm,
+    DischargeForm,
+    OverrideForm,
+    RecurrenceForm,
+    ResumeForm,
+)
+from scheduler.plans import services
+from scheduler.rules import RulesError
+from scheduler.web import check_id, parse_id
+from survivorship.models import CancerCase, Patient, User
+
+
+def _forms(patient: Patient, case: CancerCase | None, today: dt.date, bound: dict[str, forms.Form]) -> dict:
+    """The page's forms: unbound ones, except the one that failed (``bound``)."""
+    return {
+        "custom_form": bound.get("custom") or CustomItemForm(today=today),
+        "override_form": bound.get("override") or OverrideForm(items=presenters.override_items(case)),
+        "recurrence_form": bound.get("recurrence")
+        or RecurrenceForm(today=today, initial={"detected_on": today}),
+        "resume_form": bound.get("resume") or ResumeForm(today=today),
+        "discharge_form": bound.get("discharge") or DischargeForm(),
+        "case_form": bound.get("case") or (CaseUpdateForm(case=case, today=today) if case else None),
+        "open_panel": next(iter(bound), ""),
+    }
+
+
+def _render(request: HttpRequest, patient: Patient, *, bound: dict | None = None, status: int = 200):
+    today = presenters.nurse_today(request.user)
+    context = presenters.patient_page(patient, today)
+    context.update(_forms(patient, context["case"], today, bound or {}))
+    return render(request, "nurse/patient.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = patient_for_nurse(request.user, check_id(patient_id))
+    services.patient_view_log(patient=patient, user=request.user, path=request.get_full_path())
+    return _render(request, patient)
+
+
+# --- patient-level actions: a form, a service call, a message --------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """One patient-level action: ``form`` parses the POST, ``run`` calls the service and
+    returns the success message; ``anchor`` is where the page scrolls back to."""
+
+    form: Callable[[HttpRequest, CancerCase | None, dt.date], forms.Form]
+    run: Callable[[forms.Form, Patient, CancerCase | None, User], str]
+    anchor: str = ""
+
+
+def _custom(form: forms.Form, patient: Patient, case: CancerCase | None, user: User) -> str:
+    services.custom_item_add(patient=patient, actor=user, **form.service_kwargs())
+    return _("The item was added to the plan.")
+
+
+def _override(form: forms.Form, patient: Patient, case: CancerCase | None, user: User) -> str:
+    services.override_set(patient=patient, actor=user, **form.service_kwargs())
+    return _("The override was saved and the plan updated.")
+
+
+def _recurrence(form: forms.Form, patient: Patient, case: CancerCase | None, user: User) -> str:
+    services.recurrence_record(patient=patient, actor=user, **form.cleaned_data)
+    return _("The recurrence was recorded and surveillance is paused.")
+
+
+def _resume(form: forms.Form, patient: Patient, case: CancerCase | None, user: User) -> str:
+    services.surveillance_resume(
+        patient=patient, remission_date=form.cleaned_data["remission_date"], actor=user
+    )
+    return _("Surveillance resumed from the new remission date.")
+
+
+def _discharge(form: forms.Form, patient: Patient, case: CancerCase | None, user: User) -> str:
+    services.surveillance_discharge(patient=patient, reason=form.cleaned_data["reason"], actor=user)
+    return _("The patient was discharged from follow-up.")
+
+
+def _case(form: forms.Form, patient: Patient, case: CancerCase | None, user: User) -> str:
+    change = services.case_update(case=case, actor=user, **form.changes())
+    return _("The case was updated. Plan: %(summary)s.") % {"summary": change.summary()}
+
+
+def _case_form(request: HttpRequest, case: CancerCase | None, today: dt.date) -> forms.Form:
+    if case is None:
+        raise Http404
+    return CaseUpdateForm(request.POST, case=case, today=today)
+
+
+ACTIONS: dict[str, Action] = {
+    "custom": Action(lambda r, c, t: CustomItemForm(r.POST, today=t), _custom, "#plan"),
+    "override": Action(
+        lambda r, c, t: OverrideForm(r.POST, items=presenters.override_items(c)), _override, "#overrides"
+    ),
+    "recurrence": Action(lambda r, c, t: RecurrenceForm(r.POST, today=t), _recurrence),
+    "resume": Action(lambda r, c, t: ResumeForm(r.POST, today=t), _resume),
+    "discharge": Action(lambda r, c, t: DischargeForm(r.POST), _discharge),
+    "case": Action(_case_form, _case),
+}
+
+
+def _problems(exc: Exception) -> list[str]:
+    return exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+
+
+@login_required
+@require_POST
+def patient_action(request: HttpRequest, patient_id: int, action: str) -> HttpResponse:
+    patient = patient_for_nurse(request.user, check_id(patient_id))
+    back = reverse("nurse:patient", args=[patient.pk])
+    if action == "override-remove":
+        return _override_remove(request, patient, back)
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise Http404
+    case = getattr(patient, "cancer_case", None)
+    form = spec.form(request, case, presenters.nurse_today(request.user))
+    if form.is_valid():
+        try:
+            messages.success(request, spec.run(form, patient, case, request.user))
+        except (services.PlanError, ValidationError, RulesError) as exc:
+            for message in _problems(exc):
+                form.add_error(None, message)
+        else:
+            return redirect(back + spec.anchor)
+    return _render(request, patient, bound={action: form}, status=400)
+
+
+def _override_remove(request: HttpRequest, patient: Patient, back: str) -> HttpResponse:
+    override_id = parse_id(request.POST.get("override"))
+    override = patient.item_overrides.filter(pk=override_id).first() if override_id else None
+    if override is None:
+        messages.error(request, _("That override no longer exists."))
+        return redirect(back + "#overrides")
+    try:
+        services.override_remove(override=override, actor=request.user)
+    except (services.PlanError, ValidationError, RulesError) as exc:
+        for message in _problems(exc):
+            messages.error(request, message)
+        return redirect(back)
+    messages.success(request, _("The override was removed and the plan updated."))
+    return redirect(back + "#overrides")

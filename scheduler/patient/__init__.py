@@ -1,0 +1,1 @@
+"""The patient side: calendar, agenda, progress, reminder preferences, calendar links."""

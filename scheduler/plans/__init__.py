@@ -1,0 +1,1 @@
+"""Care plans: the plan service (the one way to change a plan), its reads, markers, audit."""
