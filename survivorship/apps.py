@@ -7,6 +7,15 @@ class SurvivorshipConfig(AppConfig):
     name = "survivorship"
     verbose_name = "Survivorship care"
 
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from . import logging as redaction
+        from .twofactor import on_user_logged_in
+
+        user_logged_in.connect(on_user_logged_in, dispatch_uid="survivorship.twofactor.login_started")
+        redaction.install()
+
 
 class SurvivorshipAdminConfig(admin_apps.AdminConfig):
     """The Django admin, open to administrators only (never nurses or patients)."""

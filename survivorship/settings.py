@@ -8,11 +8,13 @@ needs no server, DEBUG off. With DEBUG off a SECRET_KEY is required.
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -64,6 +66,10 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "survivorship",
     "scheduler",
 ]
@@ -71,10 +77,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "survivorship.middleware.NoStoreForSignedInMiddleware",
+    "survivorship.middleware.StaffIdleTimeoutMiddleware",
+    "survivorship.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -196,6 +207,10 @@ CELERY_TASK_TIME_LIMIT = 5 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker installs its own log handlers on the root logger (worker_hijack_root_logger);
+# survivorship.celery gives them the redaction filter, and every record is redacted when
+# created anyway (survivorship.logging).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = True
 # Nightly plan extension (scheduler/plans/extension.py): one task per chunk of this many
 # patients; a chunk past half its time limit queues the rest of itself as a new task.
 PLAN_EXTEND_CHUNK = env.int("PLAN_EXTEND_CHUNK", default=200)
@@ -324,19 +339,51 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "survivorship.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
 ]
+# Sign-in and password forms refuse longer passwords before any hashing.
+PASSWORD_MAX_LENGTH = 128
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "landing"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24  # one day
+# Password-reset requests (survivorship.passwords): emails per address and requests per
+# client address, per window; the page answers the same whether or not the address is known.
+PASSWORD_RESET_PER_ADDRESS = env.int("PASSWORD_RESET_PER_ADDRESS", default=3)
+PASSWORD_RESET_PER_CLIENT = env.int("PASSWORD_RESET_PER_CLIENT", default=20)
+PASSWORD_RESET_WINDOW = env.int("PASSWORD_RESET_WINDOW", default=60 * 60)
 
-# Login throttling (django-axes): 5 failures lock the username+IP pair for 30 minutes.
+# Two-factor sign-in (survivorship.twofactor, django-otp): required of nurses and
+# administrators when on, which is the default whenever DEBUG is off; patients may turn
+# it on for themselves. `make run` runs with DEBUG on, so the demo logins need no code.
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=not DEBUG and not TESTING)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Follow-up care")
+# The admin lists people's devices (to reset a lost phone) but never shows their secret
+# keys or recovery codes: nobody but the person can produce their codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Staff are signed out after this many seconds without a request (0 = never).
+STAFF_IDLE_TIMEOUT = env.int("STAFF_IDLE_TIMEOUT", default=30 * 60)
+
+# Sign-in lockout (django-axes with survivorship.lockout.AccountAndAddressHandler).
+# AXES_FAILURE_LIMIT failures against one account (whatever username or email spelling
+# was typed) lock it; LOGIN_ADDRESS_FAILURE_LIMIT failures from one client address
+# (whatever accounts were tried) lock the address. A lock lasts LOGIN_LOCKOUT_MINUTES
+# after the last failure; unknown accounts are locked exactly like real ones.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = 0.5  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=30)
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_HANDLER = "survivorship.lockout.AccountAndAddressHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "survivorship.auth.lockout_key"
+AXES_CLIENT_IP_CALLABLE = "survivorship.auth.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env.bool("AXES_ENABLED", default=not TESTING)
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "survivorship.lockout.lockout_response"
+# Reverse proxies in front of the app that append to X-Forwarded-For (the client address
+# used by the lockout and the password-reset limit). Behind one TLS proxy (the production
+# layout, see SECURE_PROXY_SSL_HEADER) that is 1; 0 trusts REMOTE_ADDR only.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG or TESTING else 1)
 
 # --- I18N / time ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -378,7 +425,31 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
     SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 
+# Content-Security-Policy (django-csp) on every response: scripts, styles, images and
+# fonts only from this site (no inline script, style attribute or event handler: every
+# template is checked by tests/survivorship/test_headers.py), no plugins, no framing, forms
+# post only here. `data:` images are Bootstrap's SVG icons in its CSS.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+
 # --- Logging: never log secrets or feed tokens (see survivorship.logging) -------------
+# Django's default configuration gives its loggers their own handlers (one printing only
+# with DEBUG on, one mailing admins); here every logger goes through the one redacting
+# handler, in every mode. Every record is also redacted when created, whatever handler
+# prints it (survivorship.logging.install, run when the app is ready).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -387,8 +458,9 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "axes": {"level": "WARNING"},
     },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .timezones import available_time_zones
 
@@ -36,3 +37,31 @@ def cancer_type_choices() -> list[tuple[str, str]]:
     from scheduler.rules import default_library
 
     return list(default_library().choices())
+
+
+class MaximumLengthValidator:
+    """A password validator: at most ``max_length`` characters. Very long passwords buy
+    no security and let anyone make the server hash megabytes; the sign-in form refuses
+    them too (survivorship.forms)."""
+
+    def __init__(self, max_length: int = 128) -> None:
+        self.max_length = max_length
+
+    def validate(self, password: str, user: object = None) -> None:
+        if len(password) > self.max_length:
+            raise ValidationError(
+                ngettext(
+                    "This password is too long. It must contain at most %(max_length)d character.",
+                    "This password is too long. It must contain at most %(max_length)d characters.",
+                    self.max_length,
+                ),
+                code="password_too_long",
+                params={"max_length": self.max_length},
+            )
+
+    def get_help_text(self) -> str:
+        return ngettext(
+            "Your password must contain at most %(max_length)d character.",
+            "Your password must contain at most %(max_length)d characters.",
+            self.max_length,
+        ) % {"max_length": self.max_length}

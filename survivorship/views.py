@@ -1,6 +1,8 @@
-"""Project-level views: the landing page, the role-based home redirect, /healthz."""
+"""Project-level views: the landing page, the role-based home redirect, /healthz, the 429 page."""
 
 from __future__ import annotations
+
+import math
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -40,3 +42,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     # Informational: when a Celery worker last ran the beat heartbeat (None until then).
     results["worker_last_seen"] = cache.get(WORKER_HEARTBEAT_KEY)
     return JsonResponse(results, status=200 if healthy else 503)
+
+
+def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
+    """The friendly 429 page, with Retry-After (seconds)."""
+    minutes = max(1, math.ceil(retry_after / 60))
+    response = render(request, "429.html", {"minutes": minutes}, status=429)
+    response["Retry-After"] = str(max(1, int(retry_after)))
+    return response
