@@ -1,6 +1,7 @@
 """Models of the follow-up schedule, one module per concern."""
 
 from .events import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
+from .extension import PlanExtensionChunk, PlanExtensionRun
 from .feeds import FeedState, FeedToken
 from .invitations import Invitation
 from .preferences import ReminderPreferences
@@ -17,6 +18,8 @@ __all__ = [
     "Kind",
     "NurseDigest",
     "PatientAccessLog",
+    "PlanExtensionChunk",
+    "PlanExtensionRun",
     "Recurrence",
     "Reminder",
     "ReminderPreferences",

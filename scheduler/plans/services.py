@@ -17,6 +17,7 @@ Merge rules of :func:`plan_regenerate` (nothing a nurse or patient did is ever l
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import datetime as dt
 import logging
@@ -159,6 +160,15 @@ def _overrides_for(patient: Patient) -> dict[str, rules.ItemOverride]:
     }
 
 
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """``day + relativedelta(months=months)`` (the day clamped to the month's end), without
+    building a relativedelta: a custom item repeats dozens of times in every plan, and the
+    nightly extension regenerates every plan (bench/bench_region.py)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
 def _custom_proposals(items: Iterable[CustomItem], *, start: dt.date, until: dt.date) -> list[Proposal]:
     proposals = []
     for item in items:
@@ -167,7 +177,7 @@ def _custom_proposals(items: Iterable[CustomItem], *, start: dt.date, until: dt.
         last = min(d for d in (item.until, until) if d is not None)
         number = 0
         while True:
-            due = item.first_due + relativedelta(months=(item.interval_months or 0) * number)
+            due = _add_months(item.first_due, (item.interval_months or 0) * number)
             number += 1
             if due > last:
                 break
@@ -244,11 +254,20 @@ def plan_proposals(
 
 
 def plan_regenerate(
-    *, patient: Patient, today: dt.date | None = None, actor: User | None = None, reason: str = ""
+    *,
+    patient: Patient,
+    today: dt.date | None = None,
+    actor: User | None = None,
+    reason: str = "",
+    locked_case: CancerCase | None = None,
 ) -> PlanChange:
-    """Bring the patient's events in line with the rules, merging with what exists."""
+    """Bring the patient's events in line with the rules, merging with what exists.
+    ``locked_case``: the patient's case, already locked in the caller's transaction (the
+    nightly extension reads it that way; saves a query per plan)."""
     with transaction.atomic(), _audited(actor):
-        case = CancerCase.objects.select_for_update().select_related("patient").get(patient=patient)
+        case = locked_case or CancerCase.objects.select_for_update().select_related("patient").get(
+            patient=patient
+        )
         today = today or case.patient.local_today()
         change = PlanChange()
         existing = {
@@ -379,20 +398,6 @@ def _touch(event: ScheduledEvent, actor: User | None, *, calendar: bool) -> None
         event.sequence += 1
     event.changed_by = actor
     event.updated_at = timezone.now()
-
-
-def plans_extend(*, today: dt.date | None = None, batch: int = 200) -> int:
-    """Regenerate active plans whose rolling horizon is running short. Returns how many."""
-    today = today or timezone.now().date()
-    threshold = today + relativedelta(months=ROLLING_HORIZON_MONTHS) - dt.timedelta(days=30)
-    patient_ids = list(
-        CancerCase.objects.filter(surveillance_status=CancerCase.SurveillanceStatus.ACTIVE)
-        .exclude(plan_horizon__gte=threshold)
-        .values_list("patient_id", flat=True)[:batch]
-    )
-    for patient in Patient.objects.filter(pk__in=patient_ids):
-        plan_regenerate(patient=patient, reason="the plan reached further ahead")
-    return len(patient_ids)
 
 
 # --- enrolment and case changes ----------------------------------------------------------
@@ -822,7 +827,6 @@ __all__ = [
     "patient_view_log",
     "plan_proposals",
     "plan_regenerate",
-    "plans_extend",
     "recurrence_record",
     "surveillance_discharge",
     "surveillance_resume",

@@ -288,16 +288,6 @@ def test_sequence_rises_on_each_calendar_visible_change(nurse):
     assert seqs[0] < seqs[1] < seqs[2] == seqs[3]  # notes are not in the calendar
 
 
-def test_plans_extend_rolls_the_horizon_forward(nurse):
-    patient = enrol(nurse, remission=dt.date(2025, 2, 10))
-    last = ScheduledEvent.objects.filter(patient=patient).order_by("-due_date").first().due_date
-    with time_machine.travel(dt.datetime(2028, 6, 1, 12, tzinfo=dt.UTC), tick=False):
-        assert services.plans_extend() == 1
-        assert services.plans_extend() == 0  # nothing left to extend
-    newest = ScheduledEvent.objects.filter(patient=patient).order_by("-due_date").first().due_date
-    assert newest > last
-
-
 def test_plan_command_shows_json_and_regenerates(nurse):
     patient = enrol(nurse, mrn="TEST-CMD")
     out = StringIO()
