@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scheduler', '0003_reminder_partial_indexes'),
+        ('scheduler', '0006_remove_single_value_results'),
     ]
 
     operations = [
