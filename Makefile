@@ -75,5 +75,11 @@ $(SMTP_SINK):
 bench: $(STAMP) $(SMTP_SINK)
 	$(BIN)/python bench/run_all.py
 
+# Each benchmark alone (PostgreSQL and Redis on loopback; see each script's docstring).
+BENCHES := rules plans feeds reminders region
+.PHONY: $(addprefix bench-,$(BENCHES))
+$(addprefix bench-,$(BENCHES)): bench-%: $(STAMP) $(SMTP_SINK)
+	$(BIN)/python bench/run_all.py $*
+
 clean:
 	rm -rf $(VENV) var/db.sqlite3 var/celery-broker var/cache var/celerybeat-schedule*

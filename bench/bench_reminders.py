@@ -1,24 +1,32 @@
 # ruff: noqa: E501 - SQL reads better unwrapped
-"""Reminder benchmark: the sweep over 1,000,000 events on PostgreSQL, reminders delivered per
-second to a loopback SMTP server by one Celery worker with 2 pool processes on Redis, and, in
-the same run, the throughput of a no-op task on the same broker and worker (the ceiling).
+"""Reminder benchmark: the sweep over 1,000,000 events on PostgreSQL, then reminders delivered
+per second to a loopback SMTP server by Celery workers on Redis, for one worker process and
+for two, each against the throughput of a no-op task on the same broker and workers (the
+ceiling), all in one run.
 
     .venv/bin/python bench/bench_reminders.py [--events 1000000] [--deliveries 3000] [--noops 6000]
-                                              [--rounds 3] [--sink postfix|aiosmtpd] [--keep]
+        [--rounds 3] [--workers 1x1,2x1] [--sink postfix|aiosmtpd] [--keep]
+
+``--workers`` lists the configurations compared, as INSTANCESxCONCURRENCY: ``1x1`` is one
+``celery worker -c 1`` (one process running tasks), ``2x1`` two such workers (two processes,
+each with its own consumer, as on two machines), ``1x2`` one worker with two pool processes.
+In every round each configuration runs a no-op batch and a delivery batch in turn, so drift
+on the shared machine falls on all of them; the figures are the medians.
 
 Needs PostgreSQL (ADMIN_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres;
-the run creates and drops the database ``bench_reminders``) and Redis (REDIS_URL's server,
-database BENCH_REDIS_DB, default 12, flushed before and after; never FLUSHALL).
+the run creates and drops BENCH_DB_NAME, default ``bench_reminders``) and Redis (REDIS_URL's
+server, database BENCH_REDIS_DB, default 12, flushed before and after; never FLUSHALL).
 
 The SMTP server on loopback is Postfix's ``smtp-sink`` (a C test server made for measuring
 SMTP clients; ``make bench`` unpacks it from Debian's postfix package into var/bench-tools
 without installing or starting Postfix), or with ``--sink aiosmtpd`` a Python server. Both
-run on the same two cores as the worker, PostgreSQL, Redis and this script, so the Python
-server's own CPU (about 2 ms a message here) is charged to delivery.
+run on the same two cores as the workers, PostgreSQL, Redis and this script.
 
-No-op batches and delivery batches alternate for ``--rounds`` rounds; the figures are the
-medians, and the CPU each process group used per task shows where the time goes.
-Targets: sweep < 2 s over 1M events; delivery >= 30% of the no-op ceiling.
+The CPU each process group used per task shows where the time goes, and the machine's CPU
+use during each batch (all processes, ours and other people's) shows when the cores, not
+the number of workers, set the rate. Dates are relative to the run: any day, any hour.
+Targets: sweep < 2 s over 1M events; delivery with two worker processes >= 30% of their
+no-op ceiling; two worker processes >= 1.6x one.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from urllib.parse import urlparse, urlunparse
 from celery import shared_task
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DB_NAME = "bench_reminders"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_reminders")
 
 
 @shared_task(name="bench.noop", ignore_result=True, acks_late=True)
@@ -106,11 +114,11 @@ INSERT INTO scheduler_reminderpreferences (patient_id, lead_days, send_hour, cal
 SELECT id, '[14, 7, 1]', 8, false, now() FROM survivorship_patient WHERE id % 3 = 0;
 INSERT INTO scheduler_scheduledevent (patient_id, episode, key, origin, item_id, kind, title, explanation,
     due_date, window_start, window_end, phase_label, source, protocol_version, status, status_reason,
-    cancelled_by_plan, hand_edited, location, result_text, result_unit, result_flag, result_shared, notes,
+    cancelled_by_plan, hand_edited, location, result_text, result_flag, result_shared, notes,
     sequence, version, created_at, updated_at)
 SELECT 1 + g % %(patients)s, 1, 'visit#' || g, 'rules', 'visit', 'visit', 'Check-up visit', '',
     d, d - 14, d + 14, '', '', '2026.1',
-    CASE WHEN d < CURRENT_DATE - 30 THEN 'completed' ELSE 'planned' END, '', false, false, '', '', '', '', false, '',
+    CASE WHEN d < CURRENT_DATE - 30 THEN 'completed' ELSE 'planned' END, '', false, false, '', '', '', false, '',
     0, 1, now() - interval '400 days', now() - interval '400 days'
 FROM (SELECT g, CURRENT_DATE - 1825 + ((g::bigint * 7919) % 3650)::int AS d FROM generate_series(1, %(events)s) g) s;
 """
@@ -162,11 +170,11 @@ def _seed_deliveries(n: int, batch: int) -> None:
             """
             INSERT INTO scheduler_scheduledevent (patient_id, episode, key, origin, item_id, kind, title, explanation,
                 due_date, window_start, window_end, phase_label, source, protocol_version, status, status_reason,
-                cancelled_by_plan, hand_edited, location, result_text, result_unit, result_flag, result_shared,
+                cancelled_by_plan, hand_edited, location, result_text, result_flag, result_shared,
                 notes, sequence, version, created_at, updated_at)
             SELECT p.id, 1, 'delivery' || %s || '#' || g, 'rules', 'visit', 'visit', 'Check-up visit', '',
                 (now() AT TIME ZONE 'UTC')::date + 1, (now() AT TIME ZONE 'UTC')::date + 1,
-                (now() AT TIME ZONE 'UTC')::date + 1, '', '', '2026.1', 'planned', '', false, false, '', '', '', '',
+                (now() AT TIME ZONE 'UTC')::date + 1, '', '', '2026.1', 'planned', '', false, false, '', '', '',
                 false, '', 0, 1, now(), now()
             FROM generate_series(1, %s) g
             JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM survivorship_patient
@@ -278,6 +286,14 @@ def _is_child(pid: str) -> bool:
         return False
 
 
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def _cpu_per_task(before: dict[str, float], after: dict[str, float], tasks: int) -> dict[str, float]:
     return {k: (after[k] - before.get(k, 0.0)) * 1000 / tasks for k in after}
 
@@ -310,6 +326,47 @@ def _wait(condition, timeout: float, what: str) -> float:
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def _label(config: tuple[int, int]) -> str:
+    instances, concurrency = config
+    processes = instances * concurrency
+    what = f"{instances} celery worker{'s' if instances > 1 else ''} -c {concurrency}"
+    return f"{processes} worker process{'es' if processes > 1 else ''} ({what})"
+
+
+def _start_workers(config: tuple[int, int], log) -> list[subprocess.Popen]:
+    instances, concurrency = config
+    level = os.environ.get("BENCH_WORKER_LOG", "WARNING")
+    workers = []
+    for n in range(instances):
+        command = [
+            str(BASE_DIR / ".venv/bin/celery"), "-A", "survivorship", "worker", "-c", str(concurrency), "-P", "prefork",
+            "-Q", "celery,reminders", "-I", "bench.bench_reminders", f"--loglevel={level}", "--without-gossip",
+            "--without-mingle", "--without-heartbeat", "-n", f"bench-{os.getpid()}-{n}@%h",
+        ]  # fmt: skip
+        workers.append(
+            subprocess.Popen(
+                command,
+                cwd=BASE_DIR,
+                env=os.environ.copy(),
+                start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    return workers
+
+
+def _stop_workers(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        os.kill(worker.pid, signal.SIGTERM)  # warm shutdown
+    for worker in workers:
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -317,6 +374,9 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=3000, help="Reminders per round.")
     parser.add_argument("--noops", type=int, default=6000, help="No-op tasks per round.")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--workers", default="1x1,2x1", help="Configurations compared, INSTANCESxCONCURRENCY."
+    )
     parser.add_argument("--sink", choices=["postfix", "aiosmtpd"], default="postfix")
     parser.add_argument("--keep", action="store_true", help="Keep the bench database afterwards.")
     args = parser.parse_args()
@@ -339,7 +399,6 @@ def main() -> None:
     from survivorship.celery import app
 
     redis.Redis.from_url(broker).flushdb()
-    worker = None
     sink = None
     try:
         call_command("migrate", verbosity=0)
@@ -361,85 +420,102 @@ def main() -> None:
         Reminder.objects.exclude(status=Reminder.Status.SENT).update(status=Reminder.Status.CANCELLED)
         _seed_delivery_patients()
 
-        # --- 2. worker with 2 pool processes and a loopback SMTP server
+        # --- 2. workers and a loopback SMTP server
         worker_log = open(BASE_DIR / "var" / "bench_reminders_worker.log", "wb")  # noqa: SIM115
         sink = PostfixSink(smtp_port) if args.sink == "postfix" else AiosmtpdSink(smtp_port)
-        worker = subprocess.Popen(
-            [str(BASE_DIR / ".venv/bin/celery"), "-A", "survivorship", "worker", "-c", "2", "-P", "prefork",
-             "-Q", "celery,reminders", "-I", "bench.bench_reminders", f"--loglevel={os.environ.get('BENCH_WORKER_LOG', 'WARNING')}",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-{os.getpid()}@%h"],
-            cwd=BASE_DIR, env=os.environ.copy(), start_new_session=True,
-            stdout=worker_log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        with app.producer_or_acquire() as producer:
-            for i in range(50):
-                noop.apply_async(args=[i], producer=producer)
-        _wait(lambda: _queue_depth(broker) == 0, 60, "the worker to start")
-
-        noop_rates: list[float] = []
-        rates: list[float] = []
-        noop_cpu: list[dict[str, float]] = []
-        send_cpu: list[dict[str, float]] = []
+        configs = [tuple(int(n) for n in c.split("x")) for c in args.workers.split(",")]
+        results = {c: {"noop": [], "send": [], "noop_cpu": [], "send_cpu": [], "busy": []} for c in configs}
         queued = 0
-        for batch in range(args.rounds):
-            # --- 3. the ceiling: no-op tasks through the same broker and worker
-            before = _cpu_seconds()
-            started = time.perf_counter()
-            with app.producer_or_acquire() as producer:
-                for i in range(args.noops):
-                    noop.apply_async(args=[i], producer=producer)
-            done = _wait(lambda: _queue_depth(broker) == 0, 300, "the no-op tasks")
-            noop_rates.append(args.noops / (done - started))
-            noop_cpu.append(_cpu_per_task(before, _cpu_seconds(), args.noops))
+        batch = 0
+        for round_no in range(args.rounds):
+            for config in configs:
+                workers = _start_workers(config, worker_log)
+                try:
+                    with app.producer_or_acquire() as producer:
+                        for i in range(50):
+                            noop.apply_async(args=[i], producer=producer)
+                    _wait(lambda: _queue_depth(broker) == 0, 120, "the workers to start")
+                    r = results[config]
+                    # --- 3. the ceiling: no-op tasks through the same broker and workers
+                    before, machine = _cpu_seconds(), _machine_busy()
+                    started = time.perf_counter()
+                    with app.producer_or_acquire() as producer:
+                        for i in range(args.noops):
+                            noop.apply_async(args=[i], producer=producer)
+                    done = _wait(lambda: _queue_depth(broker) == 0, 600, "the no-op tasks")
+                    r["noop"].append(args.noops / (done - started))
+                    r["noop_cpu"].append(_cpu_per_task(before, _cpu_seconds(), args.noops))
 
-            # --- 4. reminders: the sweep creates and queues, the worker claims, renders, sends, records
-            _seed_deliveries(args.deliveries, batch)
-            target = Reminder.objects.filter(status=Reminder.Status.SENT).count() + args.deliveries
-            before = _cpu_seconds()
-            started = time.perf_counter()
-            queued += len(service.reminders_sweep(publish=reminder_send_queue).queued)
-            done = _wait(
-                lambda: Reminder.objects.filter(status=Reminder.Status.SENT).count() >= target,  # noqa: B023
-                600,
-                "the reminders",
-            )
-            rates.append(args.deliveries / (done - started))
-            send_cpu.append(_cpu_per_task(before, _cpu_seconds(), args.deliveries))
-            print(
-                f"round {batch + 1}: no-op {noop_rates[-1]:,.0f} tasks/s, reminders {rates[-1]:,.0f}/s"
-                f" ({rates[-1] / noop_rates[-1]:.0%})",
-                flush=True,
-            )
+                    # --- 4. reminders: the sweep creates and queues, the workers claim, render, send, record
+                    batch += 1
+                    _seed_deliveries(args.deliveries, batch)
+                    target = Reminder.objects.filter(status=Reminder.Status.SENT).count() + args.deliveries
+                    before, machine = _cpu_seconds(), _machine_busy()
+                    started = time.perf_counter()
+                    queued += len(service.reminders_sweep(publish=reminder_send_queue).queued)
+                    done = _wait(
+                        lambda: Reminder.objects.filter(status=Reminder.Status.SENT).count() >= target,  # noqa: B023
+                        900,
+                        "the reminders",
+                    )
+                    busy, total = _machine_busy()
+                    r["busy"].append((busy - machine[0]) / (total - machine[1]) * os.cpu_count())
+                    r["send"].append(args.deliveries / (done - started))
+                    r["send_cpu"].append(_cpu_per_task(before, _cpu_seconds(), args.deliveries))
+                finally:
+                    _stop_workers(workers)
+                print(
+                    f"round {round_no + 1}, {_label(config)}: no-op {r['noop'][-1]:,.0f} tasks/s, reminders "
+                    f"{r['send'][-1]:,.0f}/s ({r['send'][-1] / r['noop'][-1]:.0%}); machine CPU busy during "
+                    f"delivery {r['busy'][-1]:.2f} of {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
         time.sleep(0.5)
         sent = Reminder.objects.filter(status=Reminder.Status.SENT).count()
-        noop_rate, rate = statistics.median(noop_rates), statistics.median(rates)
-        total = args.deliveries * args.rounds
+        total = args.deliveries * args.rounds * len(configs)
         print(f"SMTP server: {sink.name}")
         print(
             f"queued {queued:,} reminders; SMTP server accepted {sink.accepted():,}; rows sent {sent:,} (of {total:,})"
         )
-        print("CPU per task, ms (median of rounds)   no-op   reminder")
-        for group in sorted(send_cpu[0]):
-            a = statistics.median(c.get(group, 0.0) for c in noop_cpu)
-            b = statistics.median(c.get(group, 0.0) for c in send_cpu)
-            print(f"  {group:34s} {a:6.2f}   {b:6.2f}")
-        print(
-            f"no-op task ceiling:   {noop_rate:,.0f} tasks/s (median of {args.rounds} rounds of {args.noops:,}, 2 pool processes)"
-        )
-        print(
-            f"reminders delivered:  {rate:,.0f} reminders/s (median of {args.rounds} rounds of {args.deliveries:,})"
-        )
-        print(f"ratio to ceiling:     {rate / noop_rate:.0%} (target >= 30%)")
+        medians = {}
+        for config in configs:
+            r = results[config]
+            noop_rate, rate = statistics.median(r["noop"]), statistics.median(r["send"])
+            medians[config] = (noop_rate, rate)
+            print(f"\n{_label(config)}:")
+            print("  CPU per task, ms (median of rounds)   no-op   reminder")
+            groups = sorted(set().union(*r["send_cpu"], *r["noop_cpu"]))
+            cpu_total = 0.0
+            for group in groups:
+                a = statistics.median(c.get(group, 0.0) for c in r["noop_cpu"])
+                b = statistics.median(c.get(group, 0.0) for c in r["send_cpu"])
+                cpu_total += b
+                print(f"    {group:34s} {a:6.2f}   {b:6.2f}")
+            print(f"    {'all of them':34s} {'':6s}   {cpu_total:6.2f}")
+            print(
+                f"  no-op task ceiling:   {noop_rate:,.0f} tasks/s (median of {args.rounds} rounds of {args.noops:,})"
+            )
+            print(
+                f"  reminders delivered:  {rate:,.0f} reminders/s (median of {args.rounds} rounds of {args.deliveries:,})"
+            )
+            print(f"  ratio to ceiling:     {rate / noop_rate:.0%}")
+            print(
+                f"  CPU: {cpu_total:.1f} ms a reminder x {rate:,.0f}/s = {cpu_total * rate / 1000:.2f} cores for our processes;"
+                f" the machine was busy {statistics.median(r['busy']):.2f} of {os.cpu_count()} cores (everyone's work)"
+            )
+        print()
+        if (1, 1) in medians and (2, 1) in medians:
+            (n1, r1), (n2, r2) = medians[(1, 1)], medians[(2, 1)]
+            print(
+                f"two worker processes: reminders {r2 / n2:.0%} of their no-op ceiling (target >= 30%: {'met' if r2 / n2 >= 0.3 else 'MISSED'})"
+            )
+            print(
+                f"two worker processes vs one: reminders x{r2 / r1:.2f} (target >= 1.6x: {'met' if r2 / r1 >= 1.6 else 'MISSED'}), no-op x{n2 / n1:.2f}"
+            )
         print(
             f"sweep over {args.events:,} events: {cold_s:.3f} s first run, {warm_s:.3f} s next (target < 2 s)"
         )
     finally:
-        if worker is not None:
-            os.kill(worker.pid, signal.SIGTERM)  # warm shutdown
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
         if sink is not None:
             sink.stop()
         redis.Redis.from_url(broker).flushdb()

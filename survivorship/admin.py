@@ -16,7 +16,7 @@ from .models import CancerCase, CareTeam, Organisation, Patient, User
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug"]
+    list_display = ["name", "slug", "share_results_by_default"]
     prepopulated_fields = {"slug": ["name"]}
 
 

@@ -24,6 +24,14 @@ class Organisation(models.Model):
 
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("short name"), max_length=60, unique=True)
+    share_results_by_default = models.BooleanField(
+        _("share results with patients by default"),
+        default=False,
+        help_text=_(
+            "What “share with the patient” is set to when a nurse records a result. Off: a nurse "
+            "shares each result once the patient has been told, or chooses to share it at once."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -237,7 +245,11 @@ class CancerCase(models.Model):
         _("tumour-marker reference values"),
         default=dict,
         blank=True,
-        help_text=_("Per item id, the value above which a marker result is flagged as rising."),
+        help_text=_(
+            "Per analyte id (psa, cea, ca-125, afp, hcg-beta, thyroglobulin...), the patient's own value "
+            'above which a result is flagged as rising, in the analyte\'s first unit (e.g. {"psa": "0.2"} '
+            "for 0.2 ng/mL)."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -160,10 +161,29 @@ else:
     }
 
 CELERY_BROKER_DIR = VAR_DIR / "celery-broker"
+# Recovery after a worker dies (Redis broker). The tasks that acknowledge late (reminder
+# sends, nurse digests, plan-extension chunks) stay unacknowledged on the broker while a
+# worker holds them, prefetched or running; if the worker is killed, Redis hands them to
+# another worker once they are this old. Celery's default is an hour, which is how long
+# a killed worker's prefetched reminders used to wait. It must exceed the hard time limit
+# of every late-acknowledged task (checked below) and any countdown a task is held for
+# (a reminder retry longer than half of it is left to the sweep instead). Sixty seconds,
+# with the 10-second scan, gives back a dead worker's messages within 70 s; its claimed
+# reminders are taken over then (REMINDER_CLAIM_TIMEOUT is shorter), so everything it
+# held is delivered within about 75 s (tests/integration, with these defaults).
+BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=60)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A message a worker took but never acknowledged (it was killed) goes back on its
+        # queue this long after it was delivered (BROKER_VISIBILITY_TIMEOUT above)...
+        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+        # ...as soon as a live worker's next scan for such messages sees it: every 10 s
+        # (kombu's default scans every 10 x 10 s, too slow for a one-minute timeout).
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
 else:
     # Embedded broker: kombu's filesystem transport, so a real worker and beat run
     # with no server at all. Good for one machine; use Redis for several.
@@ -191,6 +211,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # survivorship.celery gives them the redaction filter, and every record is redacted when
 # created anyway (survivorship.logging).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = True
+# Nightly plan extension (scheduler/plans/extension.py): one task per chunk of this many
+# patients; a chunk past half its time limit queues the rest of itself as a new task.
+PLAN_EXTEND_CHUNK = env.int("PLAN_EXTEND_CHUNK", default=200)
+PLAN_EXTEND_HOUR = env.int("PLAN_EXTEND_HOUR", default=2)  # UTC
+PLAN_EXTEND_CHUNK_TIME_LIMIT = 40
+DIGEST_SEND_TIME_LIMIT = 30
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule: one reviewed place. Each entry states its period and expires
 # near it, so a backlog never runs stale work.
@@ -201,11 +227,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60,
         "options": {"expires": 55},
     },
-    # Every hour: extend the rolling horizon of plans running short of three years ahead.
+    # Every night at PLAN_EXTEND_HOUR (UTC): extend the rolling horizon of the plans running
+    # short of three years ahead, one task per chunk of patients (resumes what an earlier
+    # run left undone). `plan extend --status` shows the progress.
     "plans-extend": {
         "task": "scheduler.plans_extend",
-        "schedule": 60 * 60,
-        "options": {"expires": 55 * 60},
+        "schedule": crontab(hour=PLAN_EXTEND_HOUR, minute=15),
+        "options": {"expires": 6 * 60 * 60},
     },
     # Every 5 minutes: find reminders whose moment has come and fan out one send per row.
     "reminders-sweep": {
@@ -221,22 +249,40 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 # Sends run on their own queue so a backlog of reminders never delays other work.
+# The nightly plan extension's chunks have theirs too, so a night's hundreds of chunks
+# never hold back the sweeps and digests on the default queue. Workers consume all three
+# (Procfile, README "Deploying").
 CELERY_TASK_ROUTES = {
     "scheduler.reminder_send": {"queue": "reminders"},
+    "scheduler.plans_extend_chunk": {"queue": "plans"},
 }
-# Reminder delivery (see scheduler/reminders/send.py for the exactly-once argument).
-# A send is killed after REMINDER_SEND_TIME_LIMIT seconds, so a 'sending' claim older than
-# REMINDER_CLAIM_TIMEOUT can only belong to a dead worker and is taken over; a due row
-# whose queue message was lost (a broker restart) is queued again after REMINDER_REQUEUE_AFTER.
-REMINDER_SEND_TIME_LIMIT = env.int("REMINDER_SEND_TIME_LIMIT", default=60)
-REMINDER_CLAIM_TIMEOUT = env.int("REMINDER_CLAIM_TIMEOUT", default=10 * 60)
-REMINDER_REQUEUE_AFTER = env.int("REMINDER_REQUEUE_AFTER", default=15 * 60)
+# Reminder delivery (see scheduler/reminders/send.py for the exactly-once argument), tuned
+# with BROKER_VISIBILITY_TIMEOUT (README "Configuration"):
+# - a send is killed after REMINDER_SEND_TIME_LIMIT seconds (an SMTP or SMS call times out
+#   after 20 s or 15 s), so a 'sending' claim older than REMINDER_CLAIM_TIMEOUT can only
+#   belong to a dead worker and is taken over by the next message for it;
+# - the claim timeout is shorter than the visibility timeout, so the message Redis gives
+#   back after a worker died finds its claim already stale and takes it over at once (a
+#   message that finds a younger claim retries when the claim expires);
+# - a due row whose message was lost by the broker itself (Redis restarted without its
+#   data) is queued again by the sweep after REMINDER_REQUEUE_AFTER: longer than a large
+#   morning backlog takes to drain, so the sweep never duplicates messages still queued.
+REMINDER_SEND_TIME_LIMIT = env.int("REMINDER_SEND_TIME_LIMIT", default=30)
+REMINDER_CLAIM_TIMEOUT = env.int("REMINDER_CLAIM_TIMEOUT", default=45)
+REMINDER_REQUEUE_AFTER = env.int("REMINDER_REQUEUE_AFTER", default=5 * 60)
 REMINDER_MAX_ATTEMPTS = env.int("REMINDER_MAX_ATTEMPTS", default=8)
 REMINDER_RETRY_BACKOFF = env.float("REMINDER_RETRY_BACKOFF", default=30.0)  # seconds, doubles per attempt
 if REMINDER_CLAIM_TIMEOUT <= REMINDER_SEND_TIME_LIMIT:
     raise ImproperlyConfigured(
         "REMINDER_CLAIM_TIMEOUT must be longer than REMINDER_SEND_TIME_LIMIT, or a live send could be "
         "taken over by another worker and a reminder sent twice."
+    )
+_late_acked_limit = max(REMINDER_SEND_TIME_LIMIT, PLAN_EXTEND_CHUNK_TIME_LIMIT, DIGEST_SEND_TIME_LIMIT)
+if REDIS_URL and _late_acked_limit >= BROKER_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"BROKER_VISIBILITY_TIMEOUT ({BROKER_VISIBILITY_TIMEOUT} s) must be longer than the time limit of "
+        f"every task acknowledged late ({_late_acked_limit} s), or Redis would hand a running task to a "
+        "second worker."
     )
 # Celery's Django fixup closes the database connection around every task unless told to
 # reuse it: a new PostgreSQL connection per reminder cost more than the send itself
@@ -247,6 +293,16 @@ CELERY_TASK_ANNOTATIONS = {
     "scheduler.reminder_send": {
         "time_limit": REMINDER_SEND_TIME_LIMIT,
         "soft_time_limit": max(1, REMINDER_SEND_TIME_LIMIT * 3 // 4),
+    },
+    "scheduler.nurse_digest_send": {
+        "time_limit": DIGEST_SEND_TIME_LIMIT,
+        "soft_time_limit": DIGEST_SEND_TIME_LIMIT * 3 // 4,
+    },
+    # A chunk stops itself after half of this and queues the rest; the soft limit equals the
+    # hard one (the global soft limit is longer, and Celery refuses a soft limit above it).
+    "scheduler.plans_extend_chunk": {
+        "time_limit": PLAN_EXTEND_CHUNK_TIME_LIMIT,
+        "soft_time_limit": PLAN_EXTEND_CHUNK_TIME_LIMIT,
     },
 }
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from scheduler.models import ScheduledEvent
+from scheduler.rules import default_library
 from survivorship.models import CancerCase, CareTeam, Organisation, Patient
 
 User = get_user_model()
@@ -101,3 +105,61 @@ class ScheduledEventFactory(factory.django.DjangoModelFactory):
     phase_label = "High vigilance, years 1-3"
     source = "S5 — PMC9657704 table 5"
     protocol_version = "2026.1"
+
+
+class AnalyteResultFactory(factory.django.DjangoModelFactory):
+    """One analyte's result row (a completed tumour-marker event's CEA by default)."""
+
+    class Meta:
+        model = "scheduler.AnalyteResult"
+
+    event = factory.SubFactory(
+        ScheduledEventFactory,
+        item_id="cea",
+        kind="tumor-marker",
+        title="CEA blood test",
+        status="completed",
+        completed_on=factory.SelfAttribute("due_date"),
+    )
+    analyte_id = "cea"
+    name = "Carcinoembryonic antigen (CEA)"
+    loinc = "2039-6"
+    value = Decimal("2.1")
+    unit = "ng/mL"
+    assessment = "normal"
+    recorded_at = factory.LazyFunction(timezone.now)
+
+
+def marker_result(
+    patient,
+    *,
+    on: dt.date,
+    value: str | Decimal,
+    key: str | None = None,
+    item_id: str = "cea",
+    analyte_id: str = "cea",
+    unit: str = "ng/mL",
+    title: str = "CEA blood test",
+    **event_fields,
+):
+    """A completed tumour-marker event of ``patient`` on ``on`` holding one analyte's value."""
+    event = ScheduledEventFactory(
+        patient=patient,
+        key=key or f"{item_id}-result#{on:%Y%m%d}",
+        item_id=item_id,
+        kind=event_fields.pop("kind", "tumor-marker"),
+        title=title,
+        due_date=on,
+        status=ScheduledEvent.Status.COMPLETED,
+        completed_on=on,
+        **event_fields,
+    )
+    known = default_library().analytes.get(analyte_id)
+    AnalyteResultFactory(
+        event=event,
+        analyte_id=analyte_id,
+        name=known.name if known else title,
+        value=Decimal(value),
+        unit=unit,
+    )
+    return event

@@ -9,12 +9,15 @@ from .careplan import (
     TreatmentSummary,
 )
 from .events import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
+from .extension import PlanExtensionChunk, PlanExtensionRun
 from .feeds import FeedState, FeedToken
 from .invitations import Invitation
 from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
+from .results import AnalyteResult
 
 __all__ = [
+    "AnalyteResult",
     "CarePlan",
     "CarePlanLink",
     "CarePlanVersion",
@@ -26,6 +29,8 @@ __all__ = [
     "Kind",
     "NurseDigest",
     "PatientAccessLog",
+    "PlanExtensionChunk",
+    "PlanExtensionRun",
     "Recurrence",
     "Reminder",
     "ReminderPreferences",

@@ -83,8 +83,8 @@ class ScheduledEvent(models.Model):
 
     completed_on = models.DateField(null=True, blank=True)
     result_text = models.TextField(blank=True)
-    result_value = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    result_unit = models.CharField(max_length=20, blank=True)
+    # Values of tumour-marker and lab results are rows of AnalyteResult, one per analyte; the
+    # flag here is the event's (a scan's, a visit's), or for a panel "abnormal" if any analyte is.
     result_flag = models.CharField(max_length=10, choices=ResultFlag.choices, blank=True, default="")
     result_shared = models.BooleanField(default=False, help_text=_("Show the result to the patient."))
     notes = models.TextField(blank=True)

@@ -171,7 +171,7 @@ def _rising(patients) -> list[DigestItem]:
             items.append(
                 DigestItem(
                     patient.initials,
-                    series.title,
+                    series.short_name,
                     _("%(value)s %(unit)s on %(day)s")
                     % {
                         "value": markers.format_value(latest.value),
@@ -179,7 +179,7 @@ def _rising(patients) -> list[DigestItem]:
                         "day": _day(latest.on),
                     },
                     _url("nurse:patient", patient.pk),
-                    note="; ".join(series.reasons),
+                    note=series.because,
                 )
             )
     return items

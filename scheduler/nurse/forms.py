@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
-from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -19,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from scheduler.models import Kind, Recurrence, ScheduledEvent
-from scheduler.plans.markers import units_for
+from scheduler.plans import markers
 from scheduler.rules import RulesError, default_library
 from survivorship.models import CancerCase, CareTeam, Patient, User
 from survivorship.timezones import zone_for
@@ -75,6 +74,17 @@ class EventForm(forms.Form):
         self.event = event
         self.today = today
         self.patient_zone = event.patient.zone
+
+    def add_service_error(self, exc: ValidationError) -> None:
+        """Show a service's ValidationError: messages keyed by a field of this form beside
+        it, the others above the form."""
+        if not hasattr(exc, "error_dict"):
+            self.add_error(None, exc)
+            return
+        for field, errors in exc.error_dict.items():
+            target = field if field in self.fields else None
+            for error in errors:
+                self.add_error(target, error)
 
     def refresh_version(self, current: ScheduledEvent) -> None:
         """After a concurrent edit: keep what the nurse typed, expect the current version."""
@@ -142,7 +152,19 @@ class BookForm(EventForm):
 
 
 class CompleteForm(EventForm):
+    """Record as done. A tumour-marker or lab event asks for each analyte of its item (one
+    field group per analyte, ``<analyte id>__<field>``): value, unit, the laboratory's range
+    (optional: the protocol's applies otherwise) and normal / abnormal / not measured. The
+    service judges the values (``scheduler.plans.markers.judge``); its errors come back keyed
+    by these field names and are shown beside them, with everything typed kept."""
+
     action = "complete"
+    SHARE_CHOICES = (("yes", _("Share with the patient now")), ("no", _("Not yet (tell them first)")))
+    ASSESSMENT_CHOICES = (
+        (markers.NORMAL, _("Normal")),
+        (markers.ABNORMAL, _("Abnormal")),
+        (markers.NOT_MEASURED, _("Not measured")),
+    )
 
     completed_on = _date_field(_("Done on"))
     result_text = forms.CharField(
@@ -151,59 +173,131 @@ class CompleteForm(EventForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-    result_value = forms.DecimalField(
-        label=_("Value"), max_digits=12, decimal_places=4, min_value=Decimal(0), required=False
-    )
-    result_unit = forms.ChoiceField(label=_("Unit"), required=False)
     result_flag = forms.ChoiceField(
         label=_("Normal or abnormal"), choices=ScheduledEvent.ResultFlag.choices, required=False
     )
-    result_shared = forms.BooleanField(label=_("Share the result with the patient"), required=False)
+    result_shared = forms.ChoiceField(
+        label=_("The result"),
+        choices=SHARE_CHOICES,
+        widget=forms.RadioSelect,
+        required=False,  # not sent (an older form): the organisation's setting applies
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         event = self.event
-        self.units = units_for(item_id=event.item_id, title=event.title, kind=event.kind)
-        if self.units:
-            self.fields["result_unit"].choices = [("", _("Choose a unit")), *[(u, u) for u in self.units]]
-            self.initial.setdefault("result_unit", event.result_unit or self.units[0])
-        else:
-            del self.fields["result_value"]
-            del self.fields["result_unit"]
+        self.slots = markers.slots_for(item_id=event.item_id, kind=event.kind, title=event.title)
+        self.panel = any(slot.analyte for slot in self.slots)
+        if self.panel:
+            del self.fields["result_flag"]  # a panel's flag follows its analytes
         self.initial.setdefault(
             "completed_on", event.completed_on or min(self.today, event.patient.local_today())
         )
-        for name in ("result_text", "result_value", "result_flag", "result_shared"):
+        shared = (
+            event.result_shared
+            if event.status == ScheduledEvent.Status.COMPLETED
+            else event.patient.organisation.share_results_by_default
+        )
+        self.initial.setdefault("result_shared", "yes" if shared else "no")
+        for name in ("result_text", "result_flag"):
             if name in self.fields:
                 self.initial.setdefault(name, getattr(event, name))
+        stored = {}
+        if event.status == ScheduledEvent.Status.COMPLETED and self.slots:
+            stored = {
+                (row.analyte_id or markers.FREE): row
+                for row in getattr(event, "results", None) or event.analyte_results.all()
+                if row.analyte_id or not row.migration_note
+            }
+        for slot in self.slots:
+            self._add_slot(
+                slot, stored.get(slot.key), completed=event.status == ScheduledEvent.Status.COMPLETED
+            )
+
+    def _add_slot(self, slot: markers.Slot, row: object, *, completed: bool) -> None:
+        name = slot.short_name
+        number = {"max_digits": 18, "decimal_places": 6, "required": False}
+        fields = {
+            "value": forms.DecimalField(label=_("%(name)s value") % {"name": name}, **number),
+            # Any text: the service says which units the analyte accepts.
+            "unit": forms.CharField(
+                label=_("%(name)s unit") % {"name": name},
+                required=False,
+                max_length=20,
+                widget=forms.Select(choices=[(u, u) for u in slot.units]),
+            ),
+            "reference_low": forms.DecimalField(label=_("Lab range from"), **number),
+            "reference_high": forms.DecimalField(label=_("Lab range to"), **number),
+            "assessment": forms.ChoiceField(
+                label=_("%(name)s is") % {"name": name},
+                choices=self.ASSESSMENT_CHOICES if slot.analyte else self.ASSESSMENT_CHOICES[:2],
+                widget=forms.RadioSelect,
+                required=False,
+            ),
+        }
+        for field, form_field in fields.items():
+            self.fields[markers.field_name(slot.key, field)] = form_field
+        initial = {"unit": slot.units[0] if slot.units else ""}
+        if row is not None:
+            initial.update(
+                value=row.value.normalize() if row.value is not None else None,
+                unit=row.unit or initial["unit"],
+                assessment=row.assessment,
+            )
+            if row.reference_source == markers.LAB:
+                initial.update(reference_low=row.reference_low, reference_high=row.reference_high)
+        elif completed and slot.analyte:
+            initial["assessment"] = markers.NOT_MEASURED
+        for field, value in initial.items():
+            self.initial.setdefault(markers.field_name(slot.key, field), value)
 
     @property
-    def numeric(self) -> bool:
-        return bool(self.units)
+    def slot_groups(self) -> list[tuple[markers.Slot, dict[str, forms.BoundField]]]:
+        """Each analyte with its bound fields, for the template's field groups."""
+        names = ("value", "unit", "reference_low", "reference_high", "assessment")
+        return [(slot, {n: self[markers.field_name(slot.key, n)] for n in names}) for slot in self.slots]
+
+    @property
+    def plain_fields(self) -> list[forms.BoundField]:
+        """The fields outside the analyte groups, in order."""
+        keys = {f"{slot.key}__" for slot in self.slots}
+        return [
+            self[name]
+            for name in self.fields
+            if name != "version" and not any(name.startswith(k) for k in keys)
+        ]
 
     def clean(self) -> dict:
         data = super().clean()
-        done = data.get("completed_on")
-        patient_today = self.event.patient.local_today()
-        if done and done > patient_today:
-            self.add_error("completed_on", _("The date it was done cannot be in the future."))
-        _check_range(self, "completed_on", done, latest=patient_today)
-        value, unit = data.get("result_value"), data.get("result_unit")
-        if value is not None and not unit:
-            self.add_error("result_unit", _("Choose the unit of the value."))
-        if value is None:
-            data["result_unit"] = ""
+        _check_range(self, "completed_on", data.get("completed_on"), latest=_latest_date(self.today))
         return data
+
+    def entries(self) -> dict[str, markers.Entry]:
+        data = self.cleaned_data
+        entries = {}
+        for slot in self.slots:
+
+            def get(name: str, key: str = slot.key) -> object:
+                return data.get(markers.field_name(key, name))
+
+            entries[slot.key] = markers.Entry(
+                key=slot.key,
+                value=get("value"),
+                unit=get("unit") or "",
+                reference_low=get("reference_low"),
+                reference_high=get("reference_high"),
+                assessment=get("assessment") or "",
+            )
+        return entries
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
         return {
             "completed_on": data["completed_on"],
             "result_text": data["result_text"],
-            "result_value": data.get("result_value"),
-            "result_unit": data.get("result_unit") or "",
-            "result_flag": data["result_flag"],
-            "result_shared": data["result_shared"],
+            "result_flag": data.get("result_flag") or "",
+            "result_shared": {"yes": True, "no": False}.get(data.get("result_shared") or ""),
+            "results": self.entries(),
             "expected_version": data["version"],
         }
 

@@ -89,7 +89,7 @@ def worklist(
     patients of the page are loaded."""
     paged = Paginator(selectors.worklist_patient_order(events), WORKLIST_PAGE_SIZE).get_page(page)
     page_ids = [row["patient_id"] for row in paged.object_list]
-    loaded = Patient.objects.select_related("cancer_case").in_bulk(page_ids)
+    loaded = Patient.objects.select_related("cancer_case", "organisation").in_bulk(page_ids)
     groups = {pk: WorklistGroup(patient=loaded[pk]) for pk in page_ids}
     for event in events.filter(patient_id__in=list(groups)).order_by("due_date", "pk"):
         group = groups[event.patient_id]
@@ -112,7 +112,8 @@ def _annotate(event: ScheduledEvent, today: dt.date, *, soon: dt.date | None = N
     """What the event cards show besides the row: overdue, inline actions, units, local time."""
     event.overdue = event.is_overdue(today)
     event.quick = event.is_open and soon is not None and event.due_date <= soon
-    event.units = markers.units_for(item_id=event.item_id, title=event.title, kind=event.kind)
+    event.slots = markers.slots_for(item_id=event.item_id, kind=event.kind, title=event.title)
+    event.share_default = event.patient.organisation.share_results_by_default if event.slots else False
     if event.booked_start:
         event.booked_local = event.booked_start.astimezone(event.patient.zone)
 
@@ -200,10 +201,16 @@ def patient_page(patient: Patient, today: dt.date) -> dict[str, object]:
         for name, value in (case.facts or {}).items():
             spec = specs.get(name)
             facts.append((spec.label if spec else name, value))
-    results = selectors.marker_results([patient.pk]).get(patient.pk, [])
-    series = markers.marker_series(results, case.marker_references if case else {})
+    results = selectors.results_by_event(events)
+    rows = []
+    for event in events:
+        event.results = results.get(event.pk, [])
+        rows += selectors.result_rows(event, event.results)
+    series = markers.marker_series(
+        [row for row in rows if markers.is_watched(row)], case.marker_references if case else {}
+    )
     for s in series:
-        s.svg = charts.svg_chart(s)
+        s.svg = charts.svg_charts(s)
     audit = audit_trail(patient)
     return {
         "patient": patient,
@@ -219,7 +226,7 @@ def patient_page(patient: Patient, today: dt.date) -> dict[str, object]:
             "completed": sum(1 for e in events if e.status == ScheduledEvent.Status.COMPLETED),
         },
         "series": series,
-        "rising": [s for s in markers.latest_series_per_item(series).values() if s.rising],
+        "rising": [s for s in markers.latest_series_per_analyte(series).values() if s.rising],
         "overrides": records.overrides,
         "custom_items": records.custom_items,
         "recurrences": records.recurrences,
@@ -233,6 +240,7 @@ def patient_page(patient: Patient, today: dt.date) -> dict[str, object]:
 
 def event_page(event: ScheduledEvent, today: dt.date) -> dict[str, object]:
     _annotate(event, today)
+    event.results = selectors.results_by_event([event]).get(event.pk, [])
     return {
         "event": event,
         "patient": event.patient,

@@ -45,9 +45,11 @@ from scheduler.patient.presenters import (
     parse_month,
     progress_view,
 )
+from scheduler.plans import selectors
 from survivorship.models import Patient
 
 FRESH_LINK_SESSION_KEY = "patient_fresh_feed_link"
+SHARED_RESULTS_SHOWN = 10  # the latest shared test results on "Where I am"
 AUTH_BACKEND = "survivorship.auth.EmailOrUsernameBackend"
 
 
@@ -115,6 +117,7 @@ def event_detail(request: HttpRequest, patient: Patient, event_id: int) -> HttpR
     view = event_view(event, today=local_datetime(now, patient.zone).date(), now=now, zone=patient.zone)
     case = getattr(patient, "cancer_case", None)
     show_result = event.status == ScheduledEvent.Status.COMPLETED and event.result_shared
+    results = selectors.results_by_event([event]).get(event.pk, []) if show_result else []
     return render(
         request,
         "patient/event.html",
@@ -125,6 +128,7 @@ def event_detail(request: HttpRequest, patient: Patient, event_id: int) -> HttpR
             "why": event_why(event, case),
             "preparation": [_(line) for line in PREPARATION.get(event.kind, [])],
             "show_result": show_result,
+            "results": results,
             "can_download": event.status != ScheduledEvent.Status.CANCELLED,
         },
     )
@@ -144,7 +148,13 @@ def event_ics(request: HttpRequest, patient: Patient, event_id: int) -> HttpResp
 @patient_page
 def progress(request: HttpRequest, patient: Patient) -> HttpResponse:
     return render(
-        request, "patient/progress.html", {"patient": patient, "progress": progress_view(patient=patient)}
+        request,
+        "patient/progress.html",
+        {
+            "patient": patient,
+            "progress": progress_view(patient=patient),
+            "shared_results": selectors.shared_results(patient, limit=SHARED_RESULTS_SHOWN),
+        },
     )
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 from scheduler.models import (
+    AnalyteResult,
     CarePlan,
     CarePlanLink,
     CarePlanVersion,
@@ -36,6 +37,7 @@ _EXCLUDED = {
     "changed_by",
     "created_by",
     "recorded_by",
+    "recorded_at",
 }
 
 
@@ -72,6 +74,7 @@ def audit_trail(patient: Patient) -> list[AuditEntry]:
         (_("Patient"), Patient.history.filter(id=patient.pk), lambda h: h.display_name),
         (_("Cancer case"), CancerCase.history.filter(patient_id=patient.pk), lambda h: h.cancer_type),
         (_("Event"), ScheduledEvent.history.filter(patient_id=patient.pk), lambda h: f"{h.title} ({h.key})"),
+        (_("Result"), AnalyteResult.history.filter(event__patient_id=patient.pk), lambda h: h.name),
         (_("Override"), ItemOverride.history.filter(patient_id=patient.pk), lambda h: h.item_id),
         (_("Custom item"), CustomItem.history.filter(patient_id=patient.pk), lambda h: h.title),
         (_("Recurrence"), Recurrence.history.filter(patient_id=patient.pk), lambda h: str(h.detected_on)),

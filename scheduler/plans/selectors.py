@@ -12,49 +12,122 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, IntegerField, Min, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from scheduler.models import CustomItem, ItemOverride, PatientAccessLog, Recurrence, Reminder, ScheduledEvent
+from scheduler.models import (
+    AnalyteResult,
+    CustomItem,
+    ItemOverride,
+    Kind,
+    PatientAccessLog,
+    Recurrence,
+    Reminder,
+    ScheduledEvent,
+)
 from scheduler.plans import markers
+from scheduler.rules import default_library
 from survivorship.models import CancerCase, Patient
 
 OPEN = ScheduledEvent.OPEN_STATUSES
 
 
-def marker_results(patient_ids: Iterable[int]) -> dict[int, list[tuple]]:
-    """Numeric results of completed marker events, per patient (one query)."""
+_ROW_FIELDS = (
+    "event__patient_id", "event_id", "event__item_id", "event__kind", "event__title", "event__completed_on",
+    "analyte_id", "name", "value", "unit", "reference_low", "reference_high", "reference_source", "flag",
+    "assessment", "migration_note",
+)  # fmt: skip
+
+
+def _watched() -> Q:
+    """Rows of disease markers: charted and watched for a rise (see ``markers.is_watched``)."""
+    ids = [a.id for a in default_library().analytes.values() if a.disease_marker]
+    return Q(analyte_id__in=ids) | Q(analyte_id="", event__kind=Kind.TUMOR_MARKER)
+
+
+def marker_results(patient_ids: Iterable[int]) -> dict[int, list[markers.ResultRow]]:
+    """Values of disease markers in completed events, per patient (one query)."""
     rows = (
-        ScheduledEvent.objects.filter(
-            patient_id__in=list(patient_ids),
-            status=ScheduledEvent.Status.COMPLETED,
-            result_value__isnull=False,
-            kind__in=markers.NUMERIC_KINDS,
+        AnalyteResult.objects.filter(
+            _watched(),
+            event__patient_id__in=list(patient_ids),
+            event__status=ScheduledEvent.Status.COMPLETED,
+            value__isnull=False,
         )
         .order_by()
-        .values_list(
-            "patient_id", "item_id", "title", "kind", "completed_on", "result_value", "result_unit", "pk"
-        )
+        .values_list(*_ROW_FIELDS)
     )
-    by_patient: dict[int, list[tuple]] = defaultdict(list)
-    for patient_id, item_id, title, kind, on, value, unit, pk in rows:
-        if markers.is_trend_marker(item_id=item_id, title=title, kind=kind):
-            by_patient[patient_id].append((item_id, title, on, value, unit, pk))
+    by_patient: dict[int, list[markers.ResultRow]] = defaultdict(list)
+    for patient_id, *fields in rows:
+        by_patient[patient_id].append(markers.ResultRow(*fields))
     return by_patient
 
 
 def rising_flags(patients: Iterable[Patient]) -> dict[int, list[markers.MarkerSeries]]:
-    """Rising tumour markers per patient id (patients should come with cancer_case)."""
+    """Rising disease markers per patient id, one series per analyte (patients should come
+    with cancer_case)."""
     patients = list(patients)
     results = marker_results(p.pk for p in patients)
     flags = {}
     for patient in patients:
         case = getattr(patient, "cancer_case", None)
         references = case.marker_references if case else {}
-        rising = markers.rising_items(results.get(patient.pk, []), references)
+        rising = markers.rising_series(results.get(patient.pk, []), references)
         if rising:
             flags[patient.pk] = rising
     return flags
+
+
+def results_by_event(events: Iterable[ScheduledEvent]) -> dict[int, list[AnalyteResult]]:
+    """The result rows of completed ``events`` (one query), panel order."""
+    ids = [e.pk for e in events if e.status == ScheduledEvent.Status.COMPLETED]
+    by_event: dict[int, list[AnalyteResult]] = defaultdict(list)
+    if ids:
+        for row in AnalyteResult.objects.filter(event_id__in=ids).order_by("event_id", "position", "pk"):
+            by_event[row.event_id].append(row)
+    return by_event
+
+
+def result_rows(event: ScheduledEvent, rows: Iterable[AnalyteResult]) -> list[markers.ResultRow]:
+    """``rows`` of one event as the series read them."""
+    return [
+        markers.ResultRow(
+            event.pk,
+            event.item_id,
+            event.kind,
+            event.title,
+            event.completed_on,
+            row.analyte_id,
+            row.name,
+            row.value,
+            row.unit,
+            row.reference_low,
+            row.reference_high,
+            row.reference_source,
+            row.flag,
+            row.assessment,
+            row.migration_note,
+        )
+        for row in rows
+    ]
+
+
+def shared_results(patient: Patient, *, limit: int = 10) -> list[tuple[ScheduledEvent, list[AnalyteResult]]]:
+    """The patient's latest ``limit`` completed events with results the care team shared,
+    newest first, with their rows (two queries). Never an unshared one."""
+    events = list(
+        ScheduledEvent.objects.filter(
+            patient=patient,
+            status=ScheduledEvent.Status.COMPLETED,
+            result_shared=True,
+            kind__in=markers.NUMERIC_KINDS,
+            analyte_results__isnull=False,
+        )
+        .distinct()
+        .order_by("-completed_on", "-pk")[:limit]
+    )
+    rows = results_by_event(events)
+    return [(event, rows[event.pk]) for event in events if rows.get(event.pk)]
 
 
 # --- the nurse's lists ---------------------------------------------------------------------------

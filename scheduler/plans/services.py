@@ -17,21 +17,31 @@ Merge rules of :func:`plan_regenerate` (nothing a nurse or patient did is ever l
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from scheduler import rules
-from scheduler.models import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
+from scheduler.models import (
+    AnalyteResult,
+    CustomItem,
+    ItemOverride,
+    Kind,
+    PatientAccessLog,
+    Recurrence,
+    ScheduledEvent,
+)
+from scheduler.plans import markers
 from scheduler.reminders.service import reminders_sync
 from survivorship.models import CancerCase, Patient, User
 
@@ -150,6 +160,15 @@ def _overrides_for(patient: Patient) -> dict[str, rules.ItemOverride]:
     }
 
 
+def _add_months(day: dt.date, months: int) -> dt.date:
+    """``day + relativedelta(months=months)`` (the day clamped to the month's end), without
+    building a relativedelta: a custom item repeats dozens of times in every plan, and the
+    nightly extension regenerates every plan (bench/bench_region.py)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
 def _custom_proposals(items: Iterable[CustomItem], *, start: dt.date, until: dt.date) -> list[Proposal]:
     proposals = []
     for item in items:
@@ -158,7 +177,7 @@ def _custom_proposals(items: Iterable[CustomItem], *, start: dt.date, until: dt.
         last = min(d for d in (item.until, until) if d is not None)
         number = 0
         while True:
-            due = item.first_due + relativedelta(months=(item.interval_months or 0) * number)
+            due = _add_months(item.first_due, (item.interval_months or 0) * number)
             number += 1
             if due > last:
                 break
@@ -235,11 +254,20 @@ def plan_proposals(
 
 
 def plan_regenerate(
-    *, patient: Patient, today: dt.date | None = None, actor: User | None = None, reason: str = ""
+    *,
+    patient: Patient,
+    today: dt.date | None = None,
+    actor: User | None = None,
+    reason: str = "",
+    locked_case: CancerCase | None = None,
 ) -> PlanChange:
-    """Bring the patient's events in line with the rules, merging with what exists."""
+    """Bring the patient's events in line with the rules, merging with what exists.
+    ``locked_case``: the patient's case, already locked in the caller's transaction (the
+    nightly extension reads it that way; saves a query per plan)."""
     with transaction.atomic(), _audited(actor):
-        case = CancerCase.objects.select_for_update().select_related("patient").get(patient=patient)
+        case = locked_case or CancerCase.objects.select_for_update().select_related("patient").get(
+            patient=patient
+        )
         today = today or case.patient.local_today()
         change = PlanChange()
         existing = {
@@ -370,20 +398,6 @@ def _touch(event: ScheduledEvent, actor: User | None, *, calendar: bool) -> None
         event.sequence += 1
     event.changed_by = actor
     event.updated_at = timezone.now()
-
-
-def plans_extend(*, today: dt.date | None = None, batch: int = 200) -> int:
-    """Regenerate active plans whose rolling horizon is running short. Returns how many."""
-    today = today or timezone.now().date()
-    threshold = today + relativedelta(months=ROLLING_HORIZON_MONTHS) - dt.timedelta(days=30)
-    patient_ids = list(
-        CancerCase.objects.filter(surveillance_status=CancerCase.SurveillanceStatus.ACTIVE)
-        .exclude(plan_horizon__gte=threshold)
-        .values_list("patient_id", flat=True)[:batch]
-    )
-    for patient in Patient.objects.filter(pk__in=patient_ids):
-        plan_regenerate(patient=patient, reason="the plan reached further ahead")
-    return len(patient_ids)
 
 
 # --- enrolment and case changes ----------------------------------------------------------
@@ -606,28 +620,121 @@ def event_book(
 
 def event_complete(
     *, event: ScheduledEvent, actor: User | None, completed_on: dt.date, result_text: str = "",
-    result_value: Decimal | None = None, result_unit: str = "", result_flag: str = "",
-    result_shared: bool = False, expected_version: int | None = None,
+    result_flag: str = "", result_shared: bool | None = None,
+    results: Mapping[str, markers.Entry] | Sequence[markers.Entry] = (),
+    expected_version: int | None = None,
 ) -> ScheduledEvent:  # fmt: skip
+    """Record an event as done, with its result (or correct a completed one's result).
+
+    A tumour-marker or lab event's values are ``results``: one ``markers.Entry`` per analyte
+    the item names (or the one free value of an item the catalogue does not describe), keyed
+    by analyte id. Each is judged by ``markers.judge`` (unit, physical range, reference range,
+    assessment) and stored as one ``AnalyteResult`` row; analytes marked not measured have
+    none. A problem raises ``ValidationError`` keyed by the form's field names
+    (``<analyte id>__value``...) and nothing is saved. ``result_shared`` None means the
+    organisation's setting. For a panel, ``result_flag`` becomes "abnormal" if any analyte
+    is, else "normal".
+    """
+    entries = results if isinstance(results, Mapping) else {entry.key: entry for entry in results}
     with transaction.atomic(), _audited(actor):
         current = _locked(event, expected_version)
+        errors: dict[str, list[str]] = {}
         if current.status == ScheduledEvent.Status.CANCELLED:
             raise PlanError("A cancelled event cannot be completed.")
         if completed_on > current.patient.local_today():
-            raise PlanError("The completion date cannot be in the future.")
-        if result_value is not None and not result_unit:
-            raise PlanError("A numeric result needs a unit.")
+            errors["completed_on"] = ["The date it was done cannot be in the future."]
+        if result_flag not in ScheduledEvent.ResultFlag.values:
+            errors["result_flag"] = ["Choose normal or abnormal."]
+        slots = markers.slots_for(item_id=current.item_id, kind=current.kind, title=current.title)
+        unknown = sorted(set(entries) - {slot.key for slot in slots})
+        if unknown:
+            errors[NON_FIELD_ERRORS] = [f"This result has no analyte {', '.join(unknown)}."]
+        asked = (
+            slots
+            if any(slot.analyte for slot in slots)
+            else [slot for slot in slots if slot.key in entries and _given(entries[slot.key])]
+        )  # a free value (an item without analytes) may be left empty
+        judged: list[markers.Judged] = []
+        try:
+            judged = markers.judge_all(asked, entries)
+        except markers.EntryErrors as exc:
+            errors.update(exc.errors)
+        if errors:
+            raise ValidationError(errors)
+        if result_shared is None:
+            result_shared = current.patient.organisation.share_results_by_default
+        if any(slot.analyte for slot in slots) or judged:
+            assessments = {row.assessment for row in judged}
+            result_flag = (
+                ScheduledEvent.ResultFlag.ABNORMAL
+                if markers.ABNORMAL in assessments
+                else ScheduledEvent.ResultFlag.NORMAL
+                if assessments
+                else result_flag
+            )
         current.status = ScheduledEvent.Status.COMPLETED
         current.status_reason = ""
         current.completed_on = completed_on
         current.result_text = result_text.strip()
-        current.result_value = result_value
-        current.result_unit = result_unit
         current.result_flag = result_flag
         current.result_shared = result_shared
-        fields = {"status", "status_reason", "completed_on", "result_text", "result_value", "result_unit",
-                  "result_flag", "result_shared"}  # fmt: skip
+        _results_store(current, judged, slots, actor)
+        fields = {"status", "status_reason", "completed_on", "result_text", "result_flag", "result_shared"}
         return _save(current, actor, fields)
+
+
+def _given(entry: markers.Entry) -> bool:
+    """Whether anything was entered for a free value (it may be left empty)."""
+    return (
+        entry.value is not None
+        or bool(entry.assessment)
+        or entry.reference_high is not None
+        or (entry.reference_low is not None)
+    )
+
+
+def _results_store(
+    event: ScheduledEvent, judged: list[markers.Judged], slots: Sequence[markers.Slot], actor: User | None
+) -> None:
+    """Make the event's result rows what ``judged`` says: rows of analytes not measured any
+    more are deleted (their history stays), changed rows updated, new ones created. Rows the
+    data migration could not match to an analyte are left as they are."""
+    existing = {
+        (row.analyte_id or markers.FREE): row
+        for row in AnalyteResult.objects.select_for_update().filter(event=event).order_by("pk")
+        if row.analyte_id or not row.migration_note
+    }
+    now = timezone.now()
+    wanted = {row.key for row in judged}
+    for key, row in existing.items():
+        if key not in wanted and key in {slot.key for slot in slots}:
+            row.delete()
+    for item in judged:
+        values = {
+            "analyte_id": item.analyte_id,
+            "name": item.name[:200],
+            "loinc": item.loinc,
+            "position": item.position,
+            "value": item.value,
+            "unit": item.unit,
+            "reference_low": item.reference_low,
+            "reference_high": item.reference_high,
+            "reference_source": item.reference_source,
+            "flag": item.flag,
+            "assessment": item.assessment,
+            "migration_note": "",
+        }
+        row = existing.get(item.key)
+        if row is None:
+            row = AnalyteResult(event=event, recorded_by=actor, recorded_at=now, **values)
+        elif all(getattr(row, name) == value for name, value in values.items()):
+            continue
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.recorded_by, row.recorded_at = actor, now
+        row.full_clean(exclude=["event"])
+        row.save()
 
 
 def event_skip(
@@ -720,7 +827,6 @@ __all__ = [
     "patient_view_log",
     "plan_proposals",
     "plan_regenerate",
-    "plans_extend",
     "recurrence_record",
     "surveillance_discharge",
     "surveillance_resume",

@@ -16,16 +16,22 @@ from django.conf import settings
 from django.db import connection
 
 
-def execute(sql: str, params: list, *, fetch: bool = False, prepare: bool = True):
+def execute(sql: str, params: list, *, fetch: bool | str = False, prepare: bool = True):
     """Run ``sql`` (``%s`` placeholders) on the default database; return its first row
-    (``fetch``) or the number of rows it changed."""
+    (``fetch=True``), all its rows (``fetch="all"``) or the number of rows it changed."""
     if connection.vendor == "postgresql":
         import psycopg
 
         connection.ensure_connection()
         with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, prepare=prepare and settings.DB_PREPARED_STATEMENTS)
-            return cursor.fetchone() if fetch else cursor.rowcount
+            return _result(cursor, fetch)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone() if fetch else cursor.rowcount
+        return _result(cursor, fetch)
+
+
+def _result(cursor, fetch: bool | str):
+    if fetch == "all":
+        return cursor.fetchall()
+    return cursor.fetchone() if fetch else cursor.rowcount

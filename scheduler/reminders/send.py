@@ -21,8 +21,13 @@ The exactly-once argument
    reason). A permanent failure (no address, a 5xx refusal) is ``failed`` at once.
 4. **A worker that dies** between claim and record leaves a ``sending`` row. A send is
    killed by Celery after ``REMINDER_SEND_TIME_LIMIT`` seconds and the claim timeout is
-   longer (settings refuse otherwise), so an old claim cannot belong to a live send: the
-   sweep queues it again and exactly one task takes the claim over.
+   longer (settings refuse otherwise), so an old claim cannot belong to a live send and
+   exactly one later message takes it over. That message is the one the dead worker never
+   acknowledged: Redis gives it back after ``BROKER_VISIBILITY_TIMEOUT`` (longer than the
+   claim timeout, so the claim is stale by then); a message that finds a younger claim
+   retries when the claim expires. The messages the dead worker had prefetched come back
+   the same way and find their rows pending. The sweep re-queues both kinds after
+   ``REMINDER_REQUEUE_AFTER``, for a message the broker itself lost.
 
 The trade-off: for a reminder whose worker died *during* delivery we cannot know whether
 the mail server accepted it. We chose **at-least-once** for that case (a missed scan
@@ -184,6 +189,33 @@ def _claim_and_read(reminder_id: int, now: dt.datetime) -> tuple | None:
         return (*claimed, *execute(statements["read"], [claimed[1]], fetch=True))
 
 
+def _retry_when_claim_expires(reminder_id: int, now: dt.datetime) -> None:
+    """A row another worker claimed less than ``REMINDER_CLAIM_TIMEOUT`` ago: either that
+    send is still running, or its worker died and this is the message the broker gave back
+    (after ``BROKER_VISIBILITY_TIMEOUT``). Look again once the claim has expired: a live
+    send has recorded its outcome by then (its time limit is shorter), a dead one's claim
+    is taken over. Without this, recovering a dead worker's claim would wait for the
+    sweep's ``REMINDER_REQUEUE_AFTER``."""
+    claimed_at = (
+        Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.SENDING)
+        .values_list("claimed_at", flat=True)
+        .first()
+    )
+    if claimed_at is None:
+        return
+    expires = claimed_at + claim_timeout()
+    if expires > now:
+        wait = (expires - now).total_seconds() + 1
+        raise RetryLater(countdown=wait, error=f"claimed by another worker; looking again in {wait:.0f} s")
+
+
+def broker_retry_limit() -> float:
+    """The longest countdown a retry may wait on the broker: a worker holds such a message
+    unacknowledged until it is due, and Redis would give a message held longer than the
+    visibility timeout to a second worker. Longer retries are queued by the sweep."""
+    return settings.BROKER_VISIBILITY_TIMEOUT / 2
+
+
 def _to_date(value) -> dt.date:
     return value if isinstance(value, dt.date) else dateparse.parse_date(value)
 
@@ -212,6 +244,7 @@ def reminder_claim(*, reminder_id: int, now: dt.datetime | None = None) -> tuple
     now = now or timezone.now()
     row = _claim_and_read(reminder_id, now)
     if row is None:
+        _retry_when_claim_expires(reminder_id, now)
         return None, NOT_CLAIMABLE
     (
         pk, event_id, channel, lead_days, attempts,
@@ -385,16 +418,21 @@ def _after_failure(row: ClaimedReminder, error: str, *, transient: bool) -> str:
     if transient and row.attempts < settings.REMINDER_MAX_ATTEMPTS:
         countdown = backoff_seconds(row.attempts)
         retry_at = now + dt.timedelta(seconds=countdown)
-        # queued_at = retry_at: the retry is on the broker; the sweep only re-queues it if
-        # that message is lost (REMINDER_REQUEUE_AFTER after it was due).
+        on_broker = countdown <= broker_retry_limit()
+        # On the broker: queued_at = retry_at, and the sweep only re-queues it if that
+        # message is lost (REMINDER_REQUEUE_AFTER after it was due). A longer wait is left
+        # to the sweep (queued_at empty): it queues the row at its send_at.
         _ours(row).update(
-            status=Reminder.Status.PENDING, last_error=error[:300], send_at=retry_at, queued_at=retry_at,
-            updated_at=now,
+            status=Reminder.Status.PENDING, last_error=error[:300], send_at=retry_at,
+            queued_at=retry_at if on_broker else None, updated_at=now,
         )  # fmt: skip
         logger.warning(
-            "reminder %s attempt %d failed, retry in %.0f s: %s", row.pk, row.attempts, countdown, error
-        )
-        raise RetryLater(countdown=countdown, error=error)
+            "reminder %s attempt %d failed, retry in %.0f s%s: %s",
+            row.pk, row.attempts, countdown, "" if on_broker else " (queued by the sweep)", error,
+        )  # fmt: skip
+        if on_broker:
+            raise RetryLater(countdown=countdown, error=error)
+        return "retry later"
     _ours(row).update(status=Reminder.Status.FAILED, last_error=error[:300], updated_at=now)
     logger.error("reminder %s failed after %d attempt(s): %s", row.pk, row.attempts, error)
     return "failed"

@@ -233,19 +233,23 @@ class SweepResult:
         )
 
 
-def window_queryset(now: dt.datetime):
+def window_queryset(now: dt.datetime, *, after: tuple[dt.date, int] | None = None):
     """Open events of active, reminded patients whose day is near: one indexed range scan
-    (``event_open_by_due_date``) whatever the size of the table."""
+    (``event_open_by_due_date``) whatever the size of the table, in (due date, id) order;
+    ``after`` continues from a (due date, id) already seen (keyset pagination)."""
     today = now.date()
+    qs = ScheduledEvent.objects.all()
+    if after is not None:
+        qs = qs.filter(Q(due_date__gt=after[0]) | Q(due_date=after[0], id__gt=after[1]))
     return (
-        ScheduledEvent.objects.filter(
+        qs.filter(
             status__in=OPEN,
             due_date__gte=today - dt.timedelta(days=DROP_LOOKBACK_DAYS),
             due_date__lte=today + dt.timedelta(days=timing.MAX_LEAD_DAYS + timing.SWEEP_MARGIN_DAYS),
         )
         .exclude(patient__reminder_channel=Patient.Channel.NONE)
         .filter(Q(patient__cancer_case__surveillance_status=ACTIVE) | Q(patient__cancer_case__isnull=True))
-        .order_by()
+        .order_by("due_date", "id")
         .values("id", "status", "due_date", "booked_start", "created_at", *_CONTEXT_FIELDS)
     )
 
@@ -264,17 +268,19 @@ class PlannedReminder:
     pk = None  # not saved yet
 
 
-def reminders_plan(*, now: dt.datetime | None = None) -> tuple[list[PlannedReminder], list[dict]]:
-    """The rows the sweep would create now, and the events it looked at."""
+def reminders_plan(
+    *, now: dt.datetime | None = None, after: tuple[dt.date, int] | None = None, limit: int | None = None
+) -> tuple[list[PlannedReminder], list[dict]]:
+    """The rows the sweep would create now, and the events it looked at (``limit`` of
+    them after ``after``, or all of the window)."""
     now = now or timezone.now()
-    events = list(window_queryset(now))
+    window = window_queryset(now, after=after)
+    events = list(window[:limit] if limit else window)
     if not events:
         return [], events
-    low = min(e["due_date"] for e in events)
-    high = max(e["due_date"] for e in events)
     existing: dict[int, list[tuple[str, int, str]]] = {}
     for event_id, channel, lead, status in (
-        Reminder.objects.filter(event__status__in=OPEN, event__due_date__gte=low, event__due_date__lte=high)
+        Reminder.objects.filter(event_id__in=[e["id"] for e in events])
         .order_by()
         .values_list("event_id", "channel", "lead_days", "status")
     ):
@@ -328,36 +334,53 @@ def reminders_due(*, now: dt.datetime | None = None, limit: int | None = None):
 
 
 def reminders_sweep(
-    *, publish: Callable[[list[int]], None], now: dt.datetime | None = None, batch: int = 20000
+    *,
+    publish: Callable[[list[int]], None],
+    now: dt.datetime | None = None,
+    batch: int = 20000,
+    events_per_batch: int = 5000,
 ) -> SweepResult:
     """Create the reminder rows that are coming up and queue one send per due row.
 
     ``publish`` queues the send tasks of the given reminder ids (the task module passes
     ``scheduler.reminders.tasks.reminder_send_queue``; the service does not import tasks).
 
+    The window is read ``events_per_batch`` events at a time (keyset pagination), so the
+    sweep's memory does not grow with the number of patients (bench/bench_region.py).
+
     Safe to run concurrently and repeatedly: rows are unique per (event, channel, lead)
-    (``ignore_conflicts``), and due rows are picked with ``skip_locked`` and stamped with
-    ``queued_at`` in the same transaction, so each is queued by one sweep only. The send
-    tasks are published after the commit; if that publish is lost, the row is queued
-    again after ``REMINDER_REQUEUE_AFTER``.
+    (``ON CONFLICT DO NOTHING``: the counts are of the rows this sweep inserted), and due
+    rows are picked with ``skip_locked`` and stamped with ``queued_at`` in the same
+    transaction, so each is queued by one sweep only. The send tasks are published after
+    the commit; if that publish is lost, the row is queued again after
+    ``REMINDER_REQUEUE_AFTER``.
     """
     now = now or timezone.now()
     result = SweepResult()
-    rows, events = reminders_plan(now=now)
-    result.events = len(events)
-    if rows:
-        _insert(rows, now)
-        result.created = len(rows)
-        dropped = [r for r in rows if r.status == Reminder.Status.DROPPED]
-        result.dropped = len(dropped)
-        if dropped:
-            logger.warning(
-                "%d reminder(s) dropped (the event had happened, or a later reminder supersedes them): "
-                "events %s%s",
-                len(dropped),
-                ", ".join(str(r.event_id) for r in dropped[:20]),
-                " ..." if len(dropped) > 20 else "",
-            )
+    dropped: list[int] = []
+    after = None
+    while True:
+        rows, events = reminders_plan(now=now, after=after, limit=events_per_batch)
+        result.events += len(events)
+        if rows:
+            inserted = _insert(rows, now)
+            result.created += len(inserted)
+            for event_id, status in inserted:
+                if status == Reminder.Status.DROPPED:
+                    result.dropped += 1
+                    if len(dropped) < 20:
+                        dropped.append(event_id)
+        if len(events) < events_per_batch:
+            break
+        after = (events[-1]["due_date"], events[-1]["id"])
+    if result.dropped:
+        logger.warning(
+            "%d reminder(s) dropped (the event had happened, or a later reminder supersedes them): "
+            "events %s%s",
+            result.dropped,
+            ", ".join(str(event_id) for event_id in dropped),
+            " ..." if result.dropped > len(dropped) else "",
+        )
     with transaction.atomic():
         ids = list(
             reminders_due(now=now)
@@ -368,30 +391,48 @@ def reminders_sweep(
             Reminder.objects.filter(pk__in=ids).update(queued_at=now)
             transaction.on_commit(lambda: publish(ids))
     result.queued = ids
-    if rows or ids:
+    if result.created or ids:
         logger.info("reminder sweep: %s", result.summary())
     return result
 
 
-def _insert(rows: list[PlannedReminder], now: dt.datetime) -> None:
+_INSERT_COLUMNS = (
+    "(event_id, channel, lead_days, send_at, status, last_error, attempts, created_at, updated_at)"
+)
+
+
+def _insert(rows: list[PlannedReminder], now: dt.datetime) -> list[tuple[int, str]]:
     """Insert the planned rows, skipping any that exist (another sweep may have inserted
-    them first: the unique constraint decides). On PostgreSQL one statement takes the
-    values as arrays bound on the server: the first sweep over a large plan creates
-    thousands of rows, and preparing them field by field through the ORM took longer than
-    the rest of the sweep (bench/bench_reminders.py)."""
+    them first: the unique constraint decides). Returns (event id, status) of the rows
+    actually inserted, so the sweep reports what it did rather than what it planned.
+
+    On PostgreSQL one statement takes the values as arrays bound on the server: the first
+    sweep over a large plan creates thousands of rows, and preparing them field by field
+    through the ORM took longer than the rest of the sweep (bench/bench_reminders.py)."""
+    table = Reminder._meta.db_table
     if connection.vendor != "postgresql":
-        fields = ("event_id", "channel", "lead_days", "send_at", "status", "last_error")
-        Reminder.objects.bulk_create(
-            [Reminder(**{f: getattr(r, f) for f in fields}) for r in rows],
-            batch_size=1000,
-            ignore_conflicts=True,
+        # The embedded database: one statement per row in one transaction (SQLite's
+        # RETURNING gives back only the rows an ON CONFLICT DO NOTHING inserted).
+        sql = (
+            f"INSERT INTO {table} {_INSERT_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s, 0, %s, %s)"  # noqa: S608
+            " ON CONFLICT DO NOTHING RETURNING event_id, status"
         )
-        return
-    execute(
-        f"INSERT INTO {Reminder._meta.db_table}"  # noqa: S608 - the table name; values are parameters
-        " (event_id, channel, lead_days, send_at, status, last_error, attempts, created_at, updated_at)"
+        adapt = connection.ops.adapt_datetimefield_value
+        inserted = []
+        with transaction.atomic(), connection.cursor() as cursor:
+            for r in rows:
+                cursor.execute(
+                    sql,
+                    [r.event_id, r.channel, r.lead_days, adapt(r.send_at), r.status, r.last_error, adapt(now),
+                     adapt(now)],
+                )  # fmt: skip
+                inserted.extend(cursor.fetchall())
+        return [tuple(row) for row in inserted]
+    return execute(
+        f"INSERT INTO {table} {_INSERT_COLUMNS}"  # noqa: S608 - the table name; values are parameters
         " SELECT e, c, l, s, st, err, 0, %s, %s FROM unnest(%s::bigint[], %s::varchar[], %s::int[],"
-        " %s::timestamptz[], %s::varchar[], %s::varchar[]) AS u(e, c, l, s, st, err) ON CONFLICT DO NOTHING",
+        " %s::timestamptz[], %s::varchar[], %s::varchar[]) AS u(e, c, l, s, st, err)"
+        " ON CONFLICT DO NOTHING RETURNING event_id, status",
         [
             now,
             now,
@@ -402,6 +443,7 @@ def _insert(rows: list[PlannedReminder], now: dt.datetime) -> None:
             [r.status for r in rows],
             [r.last_error for r in rows],
         ],
+        fetch="all",
         prepare=False,
     )
 

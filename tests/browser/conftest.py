@@ -53,11 +53,15 @@ def login(page, live_server, username: str, password: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:
+def axe_violations(
+    page, impacts: tuple[str, ...] = ("serious", "critical"), *, within: str | None = None
+) -> list[dict]:
     """Inject axe-core (from the npm registry, node_modules/) and return the violations
-    of the given impacts on the current page."""
+    of the given impacts on the current page (or inside the ``within`` CSS selector)."""
     # Evaluated through the DevTools protocol: a <script> tag (add_script_tag) would be an
     # inline script, which the site's Content-Security-Policy rightly blocks.
     page.evaluate(AXE.read_text())
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    result = page.evaluate(
+        "async (within) => await axe.run(within || document, {resultTypes: ['violations']})", within
+    )
     return [v for v in result["violations"] if v.get("impact") in impacts]

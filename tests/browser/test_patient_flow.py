@@ -7,6 +7,7 @@ desktop and phone width into test-artifacts/."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import icalendar
 import pytest
@@ -19,7 +20,14 @@ from scheduler.invitations.services import invitation_send
 from scheduler.models import ScheduledEvent
 from survivorship.models import Patient
 from tests.browser.conftest import axe_violations, login
-from tests.factories import CancerCaseFactory, CareTeamFactory, NurseFactory, PatientFactory, UserFactory
+from tests.factories import (
+    AnalyteResultFactory,
+    CancerCaseFactory,
+    CareTeamFactory,
+    NurseFactory,
+    PatientFactory,
+    UserFactory,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -105,10 +113,11 @@ def patient_with_plan() -> Patient:
                 explanation="CEA.", due_date=today - dt.timedelta(days=40),
                 window_start=today - dt.timedelta(days=54), window_end=today - dt.timedelta(days=26),
                 status=ScheduledEvent.Status.COMPLETED, completed_on=today - dt.timedelta(days=40),
-                result_value="2.1", result_unit="ng/mL", result_flag="normal", result_shared=True,
+                result_flag="normal", result_shared=True,
             ),
         ]
     )  # fmt: skip
+    AnalyteResultFactory(event=ScheduledEvent.objects.get(patient=patient, key="cea#4"), value=Decimal("2.1"))
     return patient
 
 

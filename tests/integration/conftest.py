@@ -56,6 +56,8 @@ class Sink:
     """An SMTP server's DATA handler that records which reminder each accepted mail was.
 
     ``refuse_until``: answer 451 (try again later) until that monotonic time.
+    ``refuse_first``: answer 451 to that many mails first (whenever they come: a slow
+    worker start on a busy machine cannot make the test miss the refusals).
     ``hold_after``: once that many mails were accepted, hold every new one unanswered
     until ``release()``; then answer 451 (a client that died meanwhile never got a 250,
     so the mail was not accepted).
@@ -68,6 +70,7 @@ class Sink:
         self.refused = 0
         self.held = 0
         self.refuse_until = 0.0
+        self.refuse_first = 0
         self.hold_after: int | None = None
         self.holding = False
         self.delay = 0.0
@@ -82,9 +85,11 @@ class Sink:
 
     async def handle_DATA(self, server, session, envelope) -> str:
         match = MESSAGE_ID.search(envelope.original_content or envelope.content)
-        if time.monotonic() < self.refuse_until:
-            with self.lock:
+        with self.lock:
+            refuse = time.monotonic() < self.refuse_until or self.refused < self.refuse_first
+            if refuse:
                 self.refused += 1
+        if refuse:
             return "451 4.3.0 Mail server busy, try again later"
         if self.hold_after is not None and self.total >= self.hold_after:
             self.holding = True
@@ -149,7 +154,7 @@ class Cluster:
                 "survivorship",
                 "worker",
                 "-Q",
-                "celery,reminders",
+                "celery,reminders,plans",
                 "-c",
                 str(concurrency),
                 "-P",
@@ -230,6 +235,17 @@ while True:
 
 @pytest.fixture
 def cluster(transactional_db, smtp_sink, tmp_path) -> Iterator[Cluster]:
+    """Processes with short reminder timings (recovery through the sweep in seconds)."""
+    yield from _cluster(smtp_sink, tmp_path, FAST_TIMINGS)
+
+
+@pytest.fixture
+def default_cluster(transactional_db, smtp_sink, tmp_path) -> Iterator[Cluster]:
+    """Processes with the production defaults of every reminder and broker timing."""
+    yield from _cluster(smtp_sink, tmp_path, {})
+
+
+def _cluster(smtp_sink, tmp_path, timings: dict[str, str]) -> Iterator[Cluster]:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: the worker processes must see the test database")
     _sink, port = smtp_sink
@@ -248,8 +264,11 @@ def cluster(transactional_db, smtp_sink, tmp_path) -> Iterator[Cluster]:
         "SECRET_KEY": "integration-test-only-secret-key-0123456789abcdefghijklmnop",
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
-        **FAST_TIMINGS,
+        **timings,
     }
+    for name in ("BROKER_VISIBILITY_TIMEOUT", *FAST_TIMINGS):
+        if name not in timings:
+            env.pop(name, None)  # the default, whatever this shell exports
     logdir = tmp_path / "logs"
     logdir.mkdir()
     running = Cluster(env, logdir)
@@ -258,6 +277,23 @@ def cluster(transactional_db, smtp_sink, tmp_path) -> Iterator[Cluster]:
     finally:
         running.stop()
         _flush(broker)
+
+
+def queued_messages(cluster: Cluster) -> int:
+    """Messages waiting in the broker's queues (not those a worker holds unacknowledged)."""
+    import redis
+
+    client = redis.Redis.from_url(cluster.env["REDIS_URL"])
+    return sum(
+        client.llen(key) for key in client.scan_iter(match="*", _type="list") if not key.startswith(b"_kombu")
+    )
+
+
+def unacked_messages(cluster: Cluster) -> int:
+    """Messages workers took and have not acknowledged (prefetched or running)."""
+    import redis
+
+    return redis.Redis.from_url(cluster.env["REDIS_URL"]).hlen("unacked")
 
 
 def wait_for(

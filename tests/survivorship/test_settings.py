@@ -81,3 +81,26 @@ def test_with_redis_url_celery_uses_redis_for_broker_and_results():
     result = _run(["-c", code], env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["redis://127.0.0.1:6379/5", "redis://127.0.0.1:6379/5", "False"]
+
+
+def test_redis_gives_back_a_dead_worker_s_messages_after_a_minute():
+    code = (
+        "import django; django.setup();"
+        "from survivorship.celery import app; o = app.conf.broker_transport_options;"
+        "print(o['visibility_timeout'], o['unacked_restore_interval'], o['unacked_restore_throttle'])"
+    )
+    env = {
+        "DEBUG": "1",
+        "REDIS_URL": "redis://127.0.0.1:6379/5",
+        "DJANGO_SETTINGS_MODULE": "survivorship.settings",
+    }
+    result = _run(["-c", code], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["60", "10", "1"]
+
+
+def test_a_visibility_timeout_not_longer_than_a_late_acknowledged_task_is_refused():
+    env = {"DEBUG": "1", "REDIS_URL": "redis://127.0.0.1:6379/5", "BROKER_VISIBILITY_TIMEOUT": "30"}
+    result = _run(["manage.py", "check"], env)
+    assert result.returncode != 0
+    assert "BROKER_VISIBILITY_TIMEOUT (30 s) must be longer than the time limit" in result.stderr

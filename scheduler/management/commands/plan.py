@@ -2,6 +2,7 @@
 
 python manage.py plan show MRN [--org SLUG] [--format table|json]
 python manage.py plan regenerate (MRN | --all) [--org SLUG]
+python manage.py plan extend [--status [--runs N] | --inline]
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import json
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from scheduler.models import ScheduledEvent
-from scheduler.plans import services
+from scheduler.models import PlanExtensionRun, ScheduledEvent
+from scheduler.plans import extension, services
+from scheduler.plans.tasks import plans_extend_chunks_queue
 from survivorship.models import CancerCase, Patient
 
 
@@ -29,10 +31,24 @@ class Command(BaseCommand):
         regen.add_argument("mrn", nargs="?")
         regen.add_argument("--all", action="store_true", help="Every patient under active surveillance.")
         regen.add_argument("--org", help="Organisation slug.")
+        extend = sub.add_parser(
+            "extend",
+            help="Start a plan-extension run now (the nightly one), or show how the latest runs went.",
+        )
+        extend.add_argument("--status", action="store_true", help="Show the latest runs' progress.")
+        extend.add_argument("--runs", type=int, default=1, help="With --status: how many runs.")
+        extend.add_argument(
+            "--inline", action="store_true", help="Extend in this process instead of queueing chunk tasks."
+        )
 
     def handle(self, *args, **options) -> None:
         if options["action"] == "show":
             self._show(self._patient(options["mrn"], options["org"]), options["format"])
+        elif options["action"] == "extend":
+            if options["status"]:
+                self._extend_status(options["runs"])
+            else:
+                self._extend(inline=options["inline"])
         else:
             if bool(options["mrn"]) == bool(options["all"]):
                 raise CommandError("Give either an MRN or --all.", returncode=2)
@@ -60,7 +76,9 @@ class Command(BaseCommand):
 
     def _show(self, patient: Patient, fmt: str) -> None:
         events = list(
-            ScheduledEvent.objects.filter(patient=patient).order_by("episode", "due_date", "kind", "key")
+            ScheduledEvent.objects.filter(patient=patient)
+            .prefetch_related("analyte_results")
+            .order_by("episode", "due_date", "kind", "key")
         )
         rows = [
             {
@@ -116,6 +134,51 @@ class Command(BaseCommand):
                 self._report(patient, change, verbose=False)
         self.stdout.write(self.style.SUCCESS(f"{total} plans regenerated, {changed} changed."))
 
+    def _extend(self, *, inline: bool) -> None:
+        run = extension.plans_extend(
+            publish=(lambda chunk_ids: None) if inline else plans_extend_chunks_queue,
+            trigger=PlanExtensionRun.Trigger.COMMAND,
+        )
+        if not inline:
+            self.stdout.write(
+                f"Run {run.pk}: {run.patients_due} plans due in {run.chunks_total} chunks, queued for the "
+                "workers (plan extend --status shows the progress)."
+            )
+            return
+        self.stdout.write(f"Run {run.pk}: {run.patients_due} plans due in {run.chunks_total} chunks.")
+        for chunk_id in run.chunks.order_by("number").values_list("pk", flat=True):
+            while extension.plans_extend_chunk(chunk_id=chunk_id) == "more":
+                pass
+        self._extend_status(1)
+
+    def _extend_status(self, runs: int) -> None:
+        reports = extension.plans_extend_status(runs=runs)
+        if not reports:
+            self.stdout.write("No plan extension has run yet.")
+        for r in reports:
+            run = r["run"]
+            state = "finished" if r["finished"] else "in progress"
+            if r["finished"] and (r["chunks_failed"] or r["failed"]):
+                state = "finished with errors (the next run retries what is left)"
+            elapsed = (
+                r["finished_at"] if r["finished"] and r["finished_at"] else timezone.now()
+            ) - run.started_at
+            self.stdout.write(
+                f"Run {run.pk} ({run.get_trigger_display().lower()}), "
+                f"started {run.started_at:%Y-%m-%d %H:%M:%S} UTC, "
+                f"{state} after {elapsed.total_seconds():.0f} s\n"
+                f"  plans due: {run.patients_due} (horizon before {run.threshold:%Y-%m-%d})\n"
+                f"  chunks: {r['chunks_done']} of {run.chunks_total} done, {r['chunks_failed']} failed\n"
+                f"  plans: {r['extended']} extended ({r['changed']} with new or changed events, "
+                f"{r['events_added']} events added), {r['skipped']} already extended, "
+                f"{r['failed']} could not be extended"
+            )
+            for p in r["problems"]:
+                self.stdout.write(
+                    f"  chunk {p['number']} (patients {p['first_patient_id']}-{p['last_patient_id']}): "
+                    f"{p['status']}; {p['error'] or 'stalled'}"
+                )
+
     def _report(self, patient: Patient, change: services.PlanChange, *, verbose: bool) -> None:
         self.stdout.write(f"{patient.mrn}: {change.summary()}")
         if verbose:
@@ -131,8 +194,8 @@ class Command(BaseCommand):
 
 def _result(event: ScheduledEvent) -> str | None:
     parts = []
-    if event.result_value is not None:
-        parts.append(f"{event.result_value.normalize()} {event.result_unit}".strip())
+    for row in event.analyte_results.all():  # one per analyte
+        parts.append(f"{row.name}: {row.value_text or row.assessment}")
     if event.result_flag:
         parts.append(event.result_flag)
     if event.result_text:

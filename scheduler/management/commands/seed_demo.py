@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from scheduler.careplan.demo import seed_care_plans
 from scheduler.models import ScheduledEvent
-from scheduler.plans import services
+from scheduler.plans import markers, services
 from scheduler.rules import default_library
 from survivorship.models import CancerCase, CareTeam, Organisation, Patient, User
 
@@ -41,6 +41,15 @@ CANCER_TYPES = [
 ]
 ZONES = ["Europe/London", "Europe/Paris", "America/New_York", "America/Chicago", "Australia/Sydney"]
 PATIENT_COUNT = 48
+# A typical value of each analyte in its first (canonical) unit; demo results drift around it.
+DEMO_VALUES = {
+    "psa": Decimal("0.03"), "cea": Decimal("2.0"), "ca-125": Decimal("14"), "ca-19-9": Decimal("18"),
+    "afp": Decimal("3.2"), "hcg-beta": Decimal("0.8"), "ldh": Decimal("180"), "tsh": Decimal("0.4"),
+    "thyroglobulin": Decimal("0.2"), "thyroglobulin-antibodies": Decimal("8"), "bcr-abl1-is": Decimal("0.02"),
+    "haemoglobin": Decimal("135"), "white-cells": Decimal("6.1"), "neutrophils": Decimal("3.6"),
+    "platelets": Decimal("240"), "creatinine": Decimal("82"), "glucose": Decimal("5.3"),
+    "cholesterol": Decimal("4.9"), "bp-systolic": Decimal("126"), "bp-diastolic": Decimal("79"),
+}  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -180,14 +189,32 @@ class Command(BaseCommand):
     def _add_history(patient: Patient, today: dt.date, rng: random.Random) -> None:
         """Mark most past events done (a marker value for marker tests), leave a few overdue."""
         past = ScheduledEvent.objects.filter(patient=patient, window_end__lt=today).order_by("due_date")
-        value = Decimal(rng.choice(["0.8", "1.5", "2.4"]))
+        drift = {analyte: Decimal(1) for analyte in DEMO_VALUES}
         for event in past:
             if rng.random() < 0.1:
                 continue  # left overdue, for the worklist
-            fields = {}
-            if event.kind == "tumor-marker":
-                value = (value * Decimal(rng.choice(["0.9", "1.0", "1.1", "1.3"]))).quantize(Decimal("0.01"))
-                fields = {"result_value": value, "result_unit": "ng/mL", "result_flag": "normal"}
+            results = {}
+            for slot in markers.slots_for(item_id=event.item_id, kind=event.kind, title=event.title):
+                if slot.analyte is None:
+                    continue
+                if slot.key not in DEMO_VALUES:
+                    results[slot.key] = markers.Entry(slot.key, assessment=markers.NOT_MEASURED)
+                    continue
+                step = Decimal(rng.choice(["0.9", "1.0", "1.1", "1.3"]))
+                drift[slot.key] = (
+                    min(drift[slot.key] * step, Decimal(3)) if slot.analyte.disease_marker else step
+                )
+                value = (DEMO_VALUES[slot.key] * drift[slot.key]).quantize(Decimal("0.01"))
+                results[slot.key] = markers.Entry(
+                    slot.key,
+                    value=value,
+                    unit=slot.units[0],
+                    assessment="" if slot.reference_text else "normal",
+                )
             services.event_complete(
-                event=event, actor=None, completed_on=min(event.due_date, today), result_shared=True, **fields
+                event=event,
+                actor=None,
+                completed_on=min(event.due_date, today),
+                result_shared=True,
+                results=results,
             )

@@ -74,8 +74,10 @@ def event_action(request: HttpRequest, event_id: int, action: str) -> HttpRespon
             status = 409
         except services.PlanError as exc:
             form.add_error(None, str(exc))
-        except (ValidationError, IntegrityError) as exc:
-            form.add_error(None, " ".join(getattr(exc, "messages", [str(exc)])))
+        except ValidationError as exc:
+            form.add_service_error(exc)
+        except IntegrityError as exc:
+            form.add_error(None, str(exc))
         else:
             messages.success(request, _success_message(action, updated))
             default = reverse("nurse:patient", args=[updated.patient_id]) + f"#event-{updated.pk}"

@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from scheduler.models import ItemOverride, PatientAccessLog, Reminder, ScheduledEvent
+from scheduler.models import AnalyteResult, ItemOverride, PatientAccessLog, Reminder, ScheduledEvent
 from scheduler.plans import services
 from survivorship.models import CancerCase, Patient
 from tests.factories import (
@@ -24,6 +24,7 @@ from tests.factories import (
     PatientFactory,
     ScheduledEventFactory,
     UserFactory,
+    marker_result,
 )
 
 pytestmark = pytest.mark.django_db
@@ -276,18 +277,7 @@ def _populate(team, nurse, count, start=0):
         patient = enrol(
             team, nurse, name=f"Load Test {n:03d}", mrn=f"LT-{n:03d}", remission=dt.date(2025, 3, 1)
         )
-        ScheduledEventFactory(
-            patient=patient,
-            key=f"late#{n}",
-            due_date=dt.date(2026, 5, 1 + n % 20),
-            item_id="cea",
-            kind="tumor-marker",
-            title="CEA blood test",
-            status="completed",
-            completed_on=dt.date(2026, 5, 1),
-            result_value=Decimal("3.1"),
-            result_unit="ng/mL",
-        )
+        marker_result(patient, key=f"late#{n}", on=dt.date(2026, 5, 1 + n % 20), value="3.1")
         ScheduledEventFactory(patient=patient, key=f"late2#{n}", due_date=dt.date(2026, 5, 1))
 
 
@@ -366,21 +356,11 @@ def test_worklist_shows_failed_reminders_of_the_caseload_with_their_error(client
 
 def test_worklist_flags_a_rising_marker(client_nurse, patient):
     for n, value in enumerate(["1.0", "2.0", "3.5"]):
-        ScheduledEventFactory(
-            patient=patient,
-            key=f"cea-x#{n}",
-            item_id="cea",
-            kind="tumor-marker",
-            title="CEA blood test",
-            due_date=dt.date(2025, 9 + n, 1),
-            status="completed",
-            completed_on=dt.date(2025, 9 + n, 1),
-            result_value=Decimal(value),
-            result_unit="ng/mL",
-        )
+        marker_result(patient, key=f"cea-x#{n}", on=dt.date(2025, 9 + n, 1), value=value)
     ScheduledEventFactory(patient=patient, key="late#1", due_date=dt.date(2026, 4, 1))
     body = text(client_nurse.get(reverse("nurse:worklist")))
-    assert "▲ CEA blood test rising" in body
+    assert "▲ CEA rising" in body
+    assert "Flagged because CEA rose at each of the last two results." in body
 
 
 def test_bulk_mark_booked_books_ticked_events_on_their_due_dates(client_nurse, patient):
@@ -475,23 +455,13 @@ def test_patient_page_draws_an_accessible_marker_chart_with_a_data_table(client_
     patient.cancer_case.marker_references = {"cea": "5"}
     patient.cancer_case.save()
     for n, value in enumerate(["2.5", "6.25"]):
-        ScheduledEventFactory(
-            patient=patient,
-            key=f"cea-x#{n}",
-            item_id="cea",
-            kind="tumor-marker",
-            title="CEA blood test",
-            due_date=dt.date(2025, 9 + n, 1),
-            status="completed",
-            completed_on=dt.date(2025, 9 + n, 1),
-            result_value=Decimal(value),
-            result_unit="ng/mL",
-        )
+        marker_result(patient, key=f"cea-x#{n}", on=dt.date(2025, 9 + n, 1), value=value)
     body = text(client_nurse.get(reverse("nurse:patient", args=[patient.pk])))
-    assert '<svg class="marker-chart rising"' in body
+    assert '<svg class="marker-chart chart-wide rising"' in body
+    assert '<svg class="marker-chart chart-compact rising"' in body
     assert 'role="img"' in body and "<title id=" in body and "<desc id=" in body
     assert "6.25 ng/mL" in body  # the table alternative
-    assert "above the reference value 5" in body
+    assert "CEA&#x27;s latest value 6.25 ng/mL is above the reference value 5 ng/mL" in body
 
 
 # --- event actions ----------------------------------------------------------------------------------
@@ -552,31 +522,37 @@ def test_completing_a_marker_records_value_unit_flag_and_sharing(client_nurse, p
         event,
         "complete",
         completed_on="2026-06-14",
-        result_value="4.2",
-        result_unit="ng/mL",
-        result_flag="normal",
-        result_shared="on",
+        cea__value="4.2",
+        cea__unit="ng/mL",
+        cea__assessment="normal",
+        result_shared="yes",
         result_text="Fine",
     )
     assert response.status_code == 302
     event.refresh_from_db()
     assert event.status == "completed"
-    assert event.result_value == Decimal("4.2")
-    assert (event.result_unit, event.result_flag, event.result_shared) == ("ng/mL", "normal", True)
+    assert (event.result_flag, event.result_shared, event.result_text) == ("normal", True, "Fine")
+    (row,) = AnalyteResult.objects.filter(event=event)
+    assert (row.analyte_id, row.value, row.unit, row.assessment) == ("cea", Decimal("4.2"), "ng/mL", "normal")
 
 
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"completed_on": "2026-06-14", "result_value": "four", "result_unit": "ng/mL"}, "Enter a number"),
+        ({"completed_on": "2026-06-14", "cea__value": "four", "cea__unit": "ng/mL"}, "Enter a number"),
         (
-            {"completed_on": "2026-06-14", "result_value": "4", "result_unit": "furlongs"},
-            "Select a valid choice",
+            {"completed_on": "2026-06-14", "cea__value": "4", "cea__unit": "furlongs"},
+            "CEA: &#x27;furlongs&#x27; is not a unit for CEA (use ng/mL or µg/L)",
         ),
-        ({"completed_on": "2026-06-14", "result_value": "4", "result_unit": ""}, "Choose the unit"),
-        ({"completed_on": "2026-06-14", "result_value": "1" * 40, "result_unit": "ng/mL"}, "digits"),
+        ({"completed_on": "2026-06-14", "cea__value": "4", "cea__unit": ""}, "CEA: choose the unit"),
+        ({"completed_on": "2026-06-14", "cea__value": "1" * 40, "cea__unit": "ng/mL"}, "digits"),
+        (
+            {"completed_on": "2026-06-14", "cea__value": "4", "cea__unit": "ng/mL"},
+            "no reference range to judge",
+        ),
+        ({"completed_on": "2026-06-14"}, "CEA: enter the value, say whether it was normal or abnormal"),
         ({"completed_on": "2026-13-45"}, "Enter a valid date"),
-        ({"completed_on": "2027-01-01"}, "cannot be in the future"),
+        ({"completed_on": "2027-01-01", "cea__assessment": "normal"}, "cannot be in the future"),
         ({"completed_on": "0001-01-01"}, "after 1 January 1900"),
         ({"completed_on": "2026-06-14", "result_text": "x" * 5000}, "at most 2000 characters"),
     ],
@@ -589,7 +565,7 @@ def test_completing_with_bad_input_shows_the_error_and_changes_nothing(
     assert response.status_code == 400
     assert message in text(response)
     event.refresh_from_db()
-    assert event.status == "planned" and event.result_value is None
+    assert event.status == "planned" and not AnalyteResult.objects.filter(event=event).exists()
 
 
 @pytest.mark.parametrize(

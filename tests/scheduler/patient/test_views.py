@@ -22,6 +22,7 @@ from tests.factories import (
     PatientFactory,
     ScheduledEventFactory,
     UserFactory,
+    marker_result,
 )
 
 pytestmark = pytest.mark.django_db
@@ -274,25 +275,20 @@ def test_event_page_says_what_it_is_why_and_how_to_prepare(client, patient, even
 
 
 def test_a_result_is_shown_only_when_the_care_team_shares_it(client, patient):
-    done = ScheduledEventFactory(
-        patient=patient,
-        title="PSA blood test",
-        status=ScheduledEvent.Status.COMPLETED,
-        completed_on=dt.date(2027, 3, 1),
-        due_date=dt.date(2027, 3, 1),
-        result_value="0.0400",
-        result_unit="ng/mL",
-        result_flag="normal",
-        result_shared=False,
-    )
+    done = marker_result(
+        patient, on=dt.date(2027, 3, 1), value="0.0400", item_id="psa", analyte_id="psa",
+        title="PSA blood test", result_flag="normal", result_shared=False,
+    )  # fmt: skip
     client.force_login(patient.user)
     url = reverse("patient:event", args=[done.pk])
     assert "0.04 ng/mL" not in client.get(url).content.decode()
+    assert "0.04 ng/mL" not in client.get(reverse("patient:progress")).content.decode()
     done.result_shared = True
     done.save()
     html = client.get(url).content.decode()
     assert "0.04 ng/mL" in html
-    assert "within the expected range" in html
+    assert "Your care team marked it as normal." in html
+    assert "0.04 ng/mL" in client.get(reverse("patient:progress")).content.decode()
 
 
 def test_add_to_my_calendar_downloads_one_event_as_ics(client, patient, event):

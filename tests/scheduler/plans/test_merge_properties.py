@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.models import ScheduledEvent
-from scheduler.plans import services
+from scheduler.plans import markers, services
 from scheduler.rules import default_library
 from survivorship.models import CancerCase, Patient
 from tests.factories import CareTeamFactory, NurseFactory
@@ -43,7 +43,7 @@ def _snapshot(event: ScheduledEvent) -> tuple:
         event.status,
         event.due_date,
         event.booked_start,
-        event.result_value,
+        tuple(event.analyte_results.order_by("position").values_list("analyte_id", "value", "unit")),
         event.status_reason,
     )
 
@@ -83,8 +83,14 @@ def test_random_edit_sequences_never_lose_recorded_work(slug, remission_days, ac
                     event=event,
                     actor=nurse,
                     completed_on=TODAY,
-                    result_value=Decimal(n % 97),
-                    result_unit="ng/mL",
+                    results={
+                        slot.key: markers.Entry(
+                            slot.key, value=Decimal(n % 30), unit=slot.units[0], assessment="normal"
+                        )
+                        for slot in markers.slots_for(
+                            item_id=event.item_id, kind=event.kind, title=event.title
+                        )
+                    },
                 )
             elif name == "book" and event:
                 start = dt.datetime(2027, 1, 1 + n % 28, 9, tzinfo=dt.UTC)

@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from scheduler.models import ItemOverride, ScheduledEvent
-from scheduler.plans import services
+from scheduler.plans import markers, services
 from survivorship.models import CancerCase, Patient
 from tests.factories import CareTeamFactory, NurseFactory
 
@@ -84,8 +84,12 @@ def test_remission_change_keeps_completed_booked_and_hand_edited_events(nurse):
     patient = enrol(nurse, remission=dt.date(2024, 1, 15))
     plan = sorted(events(patient, status=Status.PLANNED).values(), key=lambda e: e.due_date)
     completed, booked, moved, untouched = plan[0], plan[1], plan[2], plan[3]
+    values = {
+        slot.key: markers.Entry(slot.key, value=Decimal("2.1"), unit=slot.units[0], assessment="normal")
+        for slot in markers.slots_for(item_id=completed.item_id, kind=completed.kind, title=completed.title)
+    }
     services.event_complete(
-        event=completed, actor=nurse, completed_on=TODAY, result_value=Decimal("2.1"), result_unit="ng/mL"
+        event=completed, actor=nurse, completed_on=TODAY, result_text="fine", results=values
     )
     start = timezone.now() + dt.timedelta(days=40)
     services.event_book(event=booked, actor=nurse, start=start, duration_minutes=30, location="Clinic 3")
@@ -96,7 +100,9 @@ def test_remission_change_keeps_completed_booked_and_hand_edited_events(nurse):
 
     after = events(patient)
     assert after[completed.key].status == Status.COMPLETED
-    assert after[completed.key].result_value == Decimal("2.1")
+    assert after[completed.key].result_text == "fine"
+    kept = list(after[completed.key].analyte_results.values_list("analyte_id", "value"))
+    assert kept == [(key, Decimal("2.1")) for key in values]
     assert after[completed.key].due_date == completed.due_date
     assert after[booked.key].status == Status.BOOKED
     assert after[booked.key].booked_start == start
@@ -280,16 +286,6 @@ def test_sequence_rises_on_each_calendar_visible_change(nurse):
     event = services.event_update_notes(event=event, actor=nurse, notes="bring the letter")
     seqs.append(event.sequence)
     assert seqs[0] < seqs[1] < seqs[2] == seqs[3]  # notes are not in the calendar
-
-
-def test_plans_extend_rolls_the_horizon_forward(nurse):
-    patient = enrol(nurse, remission=dt.date(2025, 2, 10))
-    last = ScheduledEvent.objects.filter(patient=patient).order_by("-due_date").first().due_date
-    with time_machine.travel(dt.datetime(2028, 6, 1, 12, tzinfo=dt.UTC), tick=False):
-        assert services.plans_extend() == 1
-        assert services.plans_extend() == 0  # nothing left to extend
-    newest = ScheduledEvent.objects.filter(patient=patient).order_by("-due_date").first().due_date
-    assert newest > last
 
 
 def test_plan_command_shows_json_and_regenerates(nurse):

@@ -9,12 +9,12 @@ import json
 import logging
 import threading
 import urllib.parse
-from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from io import StringIO
 
 import pytest
 import time_machine
+from celery.schedules import crontab
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
@@ -34,7 +34,7 @@ from scheduler.reminders.sms import (
     mask_phone,
 )
 from survivorship.celery import app
-from tests.factories import CancerCaseFactory, NurseFactory, ScheduledEventFactory
+from tests.factories import CancerCaseFactory, NurseFactory, ScheduledEventFactory, marker_result
 
 UTC = dt.UTC
 
@@ -48,13 +48,19 @@ def test_task_names_are_explicit_and_permanent():
     assert nurse_tasks.nurse_digests.name == "scheduler.nurse_digests"
     assert nurse_tasks.nurse_digest_send.name == "scheduler.nurse_digest_send"
     assert plan_tasks.plans_extend.name == "scheduler.plans_extend"
+    assert plan_tasks.plans_extend_chunk.name == "scheduler.plans_extend_chunk"
 
 
 def test_beat_entries_point_at_registered_tasks(settings):
     app.loader.import_default_modules()
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in app.tasks, entry["task"]
-        assert entry["options"]["expires"] < entry["schedule"]
+        schedule = entry["schedule"]
+        if isinstance(schedule, crontab):  # once a day, at one hour
+            assert len(schedule.hour) == 1 and len(schedule.minute) == 1
+            assert entry["options"]["expires"] < 24 * 60 * 60
+        else:
+            assert entry["options"]["expires"] < schedule
 
 
 def test_sends_are_acknowledged_late_and_routed_to_their_own_queue(settings):
@@ -63,6 +69,30 @@ def test_sends_are_acknowledged_late_and_routed_to_their_own_queue(settings):
     assert settings.CELERY_TASK_ROUTES["scheduler.reminder_send"] == {"queue": "reminders"}
     limits = settings.CELERY_TASK_ANNOTATIONS["scheduler.reminder_send"]
     assert limits["time_limit"] < settings.REMINDER_CLAIM_TIMEOUT
+
+
+def test_recovery_timings_fit_together_by_default(settings):
+    """The defaults the recovery tests (tests/integration) run with: a killed worker's
+    messages come back after the visibility timeout, by when its claims are stale."""
+    visibility = settings.BROKER_VISIBILITY_TIMEOUT
+    assert settings.REMINDER_SEND_TIME_LIMIT < settings.REMINDER_CLAIM_TIMEOUT < visibility
+    for name in ("scheduler.reminder_send", "scheduler.nurse_digest_send", "scheduler.plans_extend_chunk"):
+        assert settings.CELERY_TASK_ANNOTATIONS[name]["time_limit"] < visibility, name
+    assert visibility + 10 < 120  # plus kombu's scan for abandoned messages: within two minutes
+
+
+def test_every_task_can_be_queued_with_its_time_limits(settings):
+    """Celery refuses to queue a task whose soft limit exceeds its hard one."""
+    for name, limits in settings.CELERY_TASK_ANNOTATIONS.items():
+        soft = limits.get("soft_time_limit", settings.CELERY_TASK_SOFT_TIME_LIMIT)
+        assert soft <= limits.get("time_limit", settings.CELERY_TASK_TIME_LIMIT), name
+
+
+def test_late_acknowledged_tasks_are_the_idempotent_ones(settings):
+    assert plan_tasks.plans_extend_chunk.acks_late is True
+    assert plan_tasks.plans_extend_chunk.reject_on_worker_lost is True
+    assert settings.CELERY_TASK_ROUTES["scheduler.plans_extend_chunk"] == {"queue": "plans"}
+    assert plan_tasks.plans_extend.acks_late is False  # starting a run twice would run twice
 
 
 def test_backoff_grows_exponentially_with_jitter(settings):
@@ -224,10 +254,7 @@ def caseload():
         (dt.date(2025, 9, 1), "3.1"),
         (dt.date(2025, 12, 1), "6.4"),
     ]:
-        ScheduledEventFactory(
-            patient=patient, due_date=day, item_id="cea", kind="tumor-marker", title="CEA blood test",
-            status="completed", completed_on=day, result_value=Decimal(value), result_unit="ng/mL",
-        )  # fmt: skip
+        marker_result(patient, on=day, value=value)
     Reminder.objects.create(
         event=overdue, channel="email", lead_days=1, send_at=dt.datetime(2026, 1, 31, tzinfo=UTC),
         status="failed", last_error="Mail server refused the address (550).",
@@ -259,7 +286,8 @@ def test_digest_lists_overdue_this_week_failed_and_rising_without_names(caseload
     assert "Overdue: 1 item" in message.body and "CT scan" in message.body
     assert "Due this week: 1 item" in message.body and "Check-up visit" in message.body
     assert "Failed reminders: 1" in message.body and "550" in message.body
-    assert "Rising markers: 1" in message.body and "CEA blood test" in message.body and "6.4" in message.body
+    assert "Rising markers: 1" in message.body and "AB: CEA, 6.4 ng/mL" in message.body
+    assert "Flagged because CEA rose at each of the last two results" in message.body
     assert "Alice" not in message.body and "Brown" not in message.body and "AB" in message.body
     assert "/nurse/worklist/" in message.body
     assert message.alternatives[0][1] == "text/html"

@@ -348,16 +348,20 @@ def test_a_transient_smtp_failure_retries_with_backoff_then_fails(due_reminder, 
     assert "451" in row.last_error
     assert row.send_at > timezone.now()
     assert settings.REMINDER_RETRY_BACKOFF / 2 <= first.value.countdown <= settings.REMINDER_RETRY_BACKOFF
+    assert row.queued_at == row.send_at  # the retry waits on the broker: the sweep leaves it
     # Not claimable before the retry time: the backoff holds even if a sweep queues it.
     assert reminder_send(reminder_id=row.pk).startswith("not claimable")
-    for attempt in (2, 3):
-        with time_machine.travel(row.send_at + dt.timedelta(seconds=1), tick=False):
-            if attempt < 3:
-                with pytest.raises(RetryLater):
-                    reminder_send(reminder_id=row.pk)
-            else:
-                assert reminder_send(reminder_id=row.pk) == "failed"
-        row.refresh_from_db()
+    # The second wait (30-60 s) is longer than a worker may hold a message unacknowledged
+    # (half the broker's visibility timeout): the sweep queues it when it is due instead.
+    with time_machine.travel(row.send_at + dt.timedelta(seconds=1), tick=False):
+        assert reminder_send(reminder_id=row.pk) == "retry later"
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.queued_at) == (Status.PENDING, 2, None)
+    assert row.send_at - timezone.now() > dt.timedelta(seconds=settings.BROKER_VISIBILITY_TIMEOUT / 2)
+    with time_machine.travel(row.send_at + dt.timedelta(seconds=1), tick=False):
+        assert list(service.reminders_due().values_list("pk", flat=True)) == [row.pk]
+        assert reminder_send(reminder_id=row.pk) == "failed"
+    row.refresh_from_db()
     assert (row.status, row.attempts) == (Status.FAILED, 3)
     assert "451" in row.last_error
 
@@ -384,7 +388,11 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over_once_after_the_timeout(due_
     Reminder.objects.filter(pk=due_reminder.pk).update(
         status=Status.SENDING, claimed_at=timezone.now(), attempts=1
     )
-    assert reminder_send(reminder_id=due_reminder.pk).startswith("not claimable")  # maybe still sending
+    # Maybe still sending: look again once the claim has expired (a live send is over by then).
+    with pytest.raises(RetryLater) as retry:
+        reminder_send(reminder_id=due_reminder.pk)
+    assert retry.value.countdown == settings.REMINDER_CLAIM_TIMEOUT + 1
+    assert settings.REMINDER_CLAIM_TIMEOUT < settings.BROKER_VISIBILITY_TIMEOUT
     clock.shift(dt.timedelta(seconds=settings.REMINDER_CLAIM_TIMEOUT + 1))
     assert due_reminder.pk in list(service.reminders_due().values_list("pk", flat=True))
     assert reminder_send(reminder_id=due_reminder.pk) == "sent"
@@ -468,3 +476,54 @@ def test_a_cancelled_event_between_queue_and_send_sends_nothing(due_reminder, nu
 def test_a_deleted_row_is_logged_and_ignored(due_reminder):
     Reminder.objects.filter(pk=due_reminder.pk).delete()
     assert reminder_send(reminder_id=due_reminder.pk).startswith("not claimable")
+
+
+def test_sweep_counts_and_logs_only_the_rows_it_inserted(
+    patient, queued, clock, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    """Two sweeps planned the same rows; the second one's inserts all hit the unique
+    constraint (ON CONFLICT DO NOTHING), so it created nothing and must not say otherwise."""
+    event_on(patient, dt.date(2026, 3, 9))
+    event_on(patient, dt.date(2026, 3, 20))
+    clock.move_to(dt.datetime(2026, 3, 11, 15, 0, tzinfo=UTC))  # the first event has passed: dropped
+    planned = service.reminders_plan(now=timezone.now())
+    assert len(planned[0]) == 4
+    first = sweep(django_capture_on_commit_callbacks)  # the other sweep got there first
+    assert (first.created, first.dropped) == (4, 2)
+    monkeypatch.setattr(service, "reminders_plan", lambda **kw: planned)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="scheduler.reminders.service"):
+        second = sweep(django_capture_on_commit_callbacks)
+    assert (second.created, second.dropped) == (0, 0)
+    assert Reminder.objects.count() == 4
+    assert "dropped" not in caplog.text
+    assert "reminders created" not in caplog.text  # nothing inserted, nothing queued: no line
+
+
+def test_sweep_counts_a_partly_inserted_plan(
+    patient, queued, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    event = event_on(patient, dt.date(2026, 3, 9))
+    planned = service.reminders_plan(now=timezone.now())
+    Reminder.objects.create(event=event, channel="email", lead_days=7, send_at=NOW + dt.timedelta(days=1))
+    monkeypatch.setattr(service, "reminders_plan", lambda **kw: planned)
+    with caplog.at_level(logging.INFO, logger="scheduler.reminders.service"):
+        result = sweep(django_capture_on_commit_callbacks)
+    assert result.created == 1
+    assert "1 reminders created" in caplog.text
+    assert Reminder.objects.count() == 2
+
+
+def test_sweep_reads_the_window_in_batches_and_misses_nothing(
+    patient, queued, clock, django_capture_on_commit_callbacks
+):
+    """Keyset batches over (due date, id): several events on one day straddle a batch edge."""
+    days = [dt.date(2026, 3, 9)] * 4 + [dt.date(2026, 3, 10)] * 3
+    events = [event_on(patient, day) for day in days]
+    with django_capture_on_commit_callbacks(execute=True):
+        result = reminders_sweep(publish=queued.extend, now=timezone.now(), events_per_batch=3)
+    assert (result.events, result.created) == (7, 14)
+    assert {r.event_id for r in Reminder.objects.all()} == {e.pk for e in events}
+    with django_capture_on_commit_callbacks(execute=True):
+        again = reminders_sweep(publish=queued.extend, now=timezone.now(), events_per_batch=3)
+    assert (again.events, again.created) == (7, 0)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scheduler", "0003_reminder_partial_indexes"),
+        ("scheduler", "0007_plan_extension_runs"),
         ("survivorship", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
