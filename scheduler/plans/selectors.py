@@ -212,9 +212,16 @@ class PatientRecords:
     reminders: list[Reminder]
 
 
-def patient_records(patient: Patient) -> PatientRecords:
+def patient_records(
+    patient: Patient, *, upcoming_until: dt.date, views: int = 5, reminders: int = 10
+) -> PatientRecords:
+    """The patient page's records: of the events only the open ones due by
+    ``upcoming_until`` (overdue and upcoming; the years of the plan are read as counts and
+    loaded when opened), the latest ``views`` page views and ``reminders`` reminders."""
     events = list(
-        ScheduledEvent.objects.filter(patient=patient).order_by("episode", "due_date", "kind", "pk")
+        ScheduledEvent.objects.filter(
+            patient=patient, status__in=OPEN, due_date__lte=upcoming_until
+        ).order_by("due_date", "kind", "pk")
     )
     for event in events:
         event.patient = patient
@@ -223,11 +230,11 @@ def patient_records(patient: Patient) -> PatientRecords:
         overrides=list(patient.item_overrides.select_related("created_by").order_by("item_id")),
         custom_items=list(patient.custom_items.order_by("first_due", "pk")),
         recurrences=list(patient.recurrences.select_related("recorded_by")),
-        access_log=list(PatientAccessLog.objects.filter(patient=patient).select_related("user")[:25]),
+        access_log=list(PatientAccessLog.objects.filter(patient=patient).select_related("user")[:views]),
         reminders=list(
             Reminder.objects.filter(event__patient=patient)
             .select_related("event")
-            .order_by("-send_at", "-pk")[:50]
+            .order_by("-send_at", "-pk")[:reminders]
         ),
     )
 

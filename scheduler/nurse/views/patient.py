@@ -32,26 +32,55 @@ from scheduler.rules import RulesError
 from scheduler.web import check_id, parse_id
 from survivorship.models import CancerCase, Patient, User
 
+PANELS = ("custom", "override", "recurrence", "resume", "discharge", "case")
 
-def _forms(patient: Patient, case: CancerCase | None, today: dt.date, bound: dict[str, forms.Form]) -> dict:
-    """The page's forms: unbound ones, except the one that failed (``bound``)."""
-    return {
-        "custom_form": bound.get("custom") or CustomItemForm(today=today),
-        "override_form": bound.get("override") or OverrideForm(items=presenters.override_items(case)),
-        "recurrence_form": bound.get("recurrence")
-        or RecurrenceForm(today=today, initial={"detected_on": today}),
-        "resume_form": bound.get("resume") or ResumeForm(today=today),
-        "discharge_form": bound.get("discharge") or DischargeForm(),
-        "case_form": bound.get("case") or (CaseUpdateForm(case=case, today=today) if case else None),
-        "open_panel": next(iter(bound), ""),
+
+def _forms(
+    case: CancerCase | None, today: dt.date, panels: set[str], bound: dict[str, forms.Form]
+) -> dict[str, forms.Form]:
+    """The forms of the open ``panels`` (the others are loaded when opened): unbound ones,
+    except the one that failed (``bound``)."""
+    makers: dict[str, tuple[str, Callable[[], forms.Form | None]]] = {
+        "custom": ("custom_form", lambda: CustomItemForm(today=today)),
+        "override": ("override_form", lambda: OverrideForm(items=presenters.override_items(case))),
+        "recurrence": (
+            "recurrence_form",
+            lambda: RecurrenceForm(today=today, initial={"detected_on": today}),
+        ),
+        "resume": ("resume_form", lambda: ResumeForm(today=today)),
+        "discharge": ("discharge_form", DischargeForm),
+        "case": ("case_form", lambda: CaseUpdateForm(case=case, today=today) if case else None),
     }
+    return {makers[name][0]: bound.get(name) or makers[name][1]() for name in panels}
 
 
 def _render(request: HttpRequest, patient: Patient, *, bound: dict | None = None, status: int = 200):
     today = presenters.nurse_today(request.user)
-    context = presenters.patient_page(patient, today)
-    context.update(_forms(patient, context["case"], today, bound or {}))
+    bound = bound or {}
+    context = presenters.patient_page(patient, today, open_year=request.GET.get("open", "")[:20])
+    case = context["case"]
+    panels = set(bound) | ({request.GET.get("panel")} & set(PANELS))
+    if case is not None and case.surveillance_status == CancerCase.SurveillanceStatus.PAUSED:
+        panels.add("resume")
+    context.update(_forms(case, today, panels, bound))
+    context["panels"] = panels
+    context["open_panel"] = next(iter(bound), "")
+    context["patient_path"] = reverse("nurse:patient", args=[patient.pk])
     return render(request, "nurse/patient.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def patient_panel(request: HttpRequest, patient_id: int, name: str) -> HttpResponse:
+    """One folded form of the patient page (an HTML fragment its script inserts when the
+    panel is opened; without script the page opens it with ``?panel=``)."""
+    patient = patient_for_nurse(request.user, check_id(patient_id))
+    case = getattr(patient, "cancer_case", None)
+    if name not in PANELS or (name == "case" and case is None):
+        raise Http404("No such form.")
+    today = presenters.nurse_today(request.user)
+    context = {"patient": patient, "case": case, **_forms(case, today, {name}, {})}
+    return render(request, f"nurse/_panel_{name}.html", context)
 
 
 @login_required
@@ -60,6 +89,25 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_for_nurse(request.user, check_id(patient_id))
     services.patient_view_log(patient=patient, user=request.user, path=request.get_full_path())
     return _render(request, patient)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def plan_year(request: HttpRequest, patient_id: int, year: str) -> HttpResponse:
+    """The cards of one folded year of the plan (an HTML fragment the page's script inserts
+    when the year is opened; without script the page itself opens it with ``?open=``)."""
+    patient = patient_for_nurse(request.user, check_id(patient_id))
+    today = presenters.nurse_today(request.user)
+    group = presenters.year_group(patient, year[:20], today)
+    if group is None:
+        raise Http404("No such year in this plan.")
+    context = {
+        "group": group,
+        "patient": patient,
+        "today": today,
+        "patient_path": reverse("nurse:patient", args=[patient.pk]),
+    }
+    return render(request, "nurse/_year_events.html", context)
 
 
 # --- patient-level actions: a form, a service call, a message --------------------------------------
