@@ -56,7 +56,7 @@ def _page_css(paper: str) -> str:
 def render_pdf(fragment: str, *, clinical: bool, paper: str = "a4") -> bytes:
     """A PDF of a rendered fragment (stored or fresh), on A4 or US Letter paper."""
     # Imported here: WeasyPrint loads Pango through cffi, so a host without it still serves every page.
-    from weasyprint import CSS, HTML
+    from weasyprint import CSS, HTML  # noqa: PLC0415
 
     page = render_to_string(
         "careplan/pdf.html",

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
 from django.dispatch import receiver
@@ -273,8 +274,6 @@ def _redis_of(backend):
     """(client, serializer) when the cache is Django's Redis backend, else None. The
     client is kept on the backend (one per thread): building one costs more than the
     round trip itself."""
-    from django.core.cache.backends.redis import RedisCache
-
     if not isinstance(backend, RedisCache):
         return None
     pair = getattr(backend, "_feeds_client", None)
