@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -124,7 +125,7 @@ def own_feed_reset(*, patient: Patient, actor: User) -> tuple[FeedToken, str]:
     return token, raw
 
 
-def shares_for(patient: Patient):
+def shares_for(patient: Patient) -> QuerySet[FeedToken]:
     return FeedToken.objects.filter(patient=patient, scope=FeedToken.Scope.SHARE).order_by(
         "revoked_at", "-created_at", "-pk"
     )

@@ -706,9 +706,9 @@ def _results_store(
     }
     now = timezone.now()
     wanted = {row.key for row in judged}
-    for key, row in existing.items():
+    for key, stale in existing.items():
         if key not in wanted and key in {slot.key for slot in slots}:
-            row.delete()
+            stale.delete()
     for item in judged:
         values = {
             "analyte_id": item.analyte_id,
