@@ -28,6 +28,7 @@ from scheduler import rules
 from scheduler.careplan import document as doc
 from scheduler.careplan.render import render_document
 from scheduler.careplan.staging import staging_for
+from scheduler.careplan.tasks import careplan_version_pdfs
 from scheduler.formats import long_date
 from scheduler.models import (
     CarePlan,
@@ -457,6 +458,8 @@ def careplan_deliver(
         )
         _attribute(version, actor)
         version.save()
+        # Its PDFs are laid out by a worker now, not by the first download.
+        transaction.on_commit(lambda: careplan_version_pdfs.delay(version.pk))
     logger.info("care plan version %s delivered for patient %s", number, patient.pk)
     return version
 
