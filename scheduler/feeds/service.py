@@ -172,7 +172,7 @@ def _local_keep(digest: str, entry: _Local, now: float) -> None:
     _local_bytes += size
 
 
-def feed_poll(
+def feed_poll(  # noqa: C901 - to split (issue 13.4)
     raw_token: str, *, want_body: bool, now: dt.datetime | None = None
 ) -> tuple[int | None, Head | None, bytes | None]:
     """Count a request for this link (known or not, so guessing is limited too) and

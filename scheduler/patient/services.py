@@ -40,7 +40,7 @@ def _digits(phone: str) -> int:
     return sum(ch.isdigit() for ch in phone)
 
 
-def preferences_update(
+def preferences_update(  # noqa: C901 - to split (issue 13.4)
     *, patient: Patient, actor: User, channel: str, lead_days: Iterable[int], send_hour: int,
     quiet_start: int | None, quiet_end: int | None, time_zone: str, calendar_details: bool, phone: str = "",
 ) -> ReminderPreferences:  # fmt: skip

@@ -253,7 +253,7 @@ def plan_proposals(
 # --- regeneration -----------------------------------------------------------------------
 
 
-def plan_regenerate(
+def plan_regenerate(  # noqa: C901 - to split (issue 13.4)
     *,
     patient: Patient,
     today: dt.date | None = None,
