@@ -8,6 +8,7 @@ write and never check permissions (views reach the patient through ``scheduler.a
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from itertools import groupby
 
@@ -18,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from scheduler.models import ScheduledEvent
+from scheduler.models import ScheduledEvent, SurveillanceChange
 from scheduler.nurse import charts
 from scheduler.plans import markers, selectors, services
 from scheduler.rules import Protocol, RulesError, default_library
@@ -330,7 +331,23 @@ def patient_page(patient: Patient, today: dt.date, *, open_year: str = "") -> di
         "access_log": records.access_log,
         "reminders": records.reminders,
         "active": case is not None and case.surveillance_status == CancerCase.SurveillanceStatus.ACTIVE,
+        "undo": _undo_offer(patient),
     }
+
+
+@dataclass
+class UndoOffer:
+    change: SurveillanceChange
+    minutes_left: int
+
+
+def _undo_offer(patient: Patient) -> UndoOffer | None:
+    """The recurrence or discharge that can still be undone, with the minutes left."""
+    change = selectors.surveillance_undo_offer(patient)
+    if change is None:
+        return None
+    left = (change.undo_until - timezone.now()).total_seconds()
+    return UndoOffer(change=change, minutes_left=max(1, math.ceil(left / 60)))
 
 
 def event_page(event: ScheduledEvent, today: dt.date) -> dict[str, object]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from scheduler.models import (
     AnalyteResult,
@@ -24,6 +25,7 @@ from scheduler.models import (
     Recurrence,
     Reminder,
     ScheduledEvent,
+    SurveillanceChange,
 )
 from scheduler.plans import markers
 from scheduler.rules import default_library
@@ -236,6 +238,17 @@ def patient_records(
             .select_related("event")
             .order_by("-send_at", "-pk")[:reminders]
         ),
+    )
+
+
+def surveillance_undo_offer(patient: Patient) -> SurveillanceChange | None:
+    """The latest recurrence or discharge of the patient that can still be undone."""
+    return (
+        SurveillanceChange.objects.filter(
+            patient=patient, undone_at__isnull=True, undo_until__gt=timezone.now()
+        )
+        .order_by("-created_at", "-pk")
+        .first()
     )
 
 

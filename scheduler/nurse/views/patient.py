@@ -121,6 +121,8 @@ class Action:
     form: Callable[[HttpRequest, CancerCase | None, dt.date], forms.Form]
     run: Callable[[forms.Form, Patient, CancerCase | None, User], str]
     anchor: str = ""
+    # Destructive actions: what would happen, shown for confirmation before ``run``.
+    preview: Callable[[forms.Form, Patient], services.PauseEffect] | None = None
 
 
 def _custom(form: forms.Form, patient: Patient, case: CancerCase | None, user: User) -> str:
@@ -166,9 +168,21 @@ ACTIONS: dict[str, Action] = {
     "override": Action(
         lambda r, c, t: OverrideForm(r.POST, items=presenters.override_items(c)), _override, "#overrides"
     ),
-    "recurrence": Action(lambda r, c, t: RecurrenceForm(r.POST, today=t), _recurrence),
+    "recurrence": Action(
+        lambda r, c, t: RecurrenceForm(r.POST, today=t),
+        _recurrence,
+        "#surveillance",
+        lambda f, p: services.surveillance_pause_preview(
+            patient=p, detected_on=f.cleaned_data["detected_on"]
+        ),
+    ),
     "resume": Action(lambda r, c, t: ResumeForm(r.POST, today=t), _resume),
-    "discharge": Action(lambda r, c, t: DischargeForm(r.POST), _discharge),
+    "discharge": Action(
+        lambda r, c, t: DischargeForm(r.POST),
+        _discharge,
+        "#surveillance",
+        lambda f, p: services.surveillance_pause_preview(patient=p),
+    ),
     "case": Action(_case_form, _case),
 }
 
@@ -184,6 +198,8 @@ def patient_action(request: HttpRequest, patient_id: int, action: str) -> HttpRe
     back = reverse("nurse:patient", args=[patient.pk])
     if action == "override-remove":
         return _override_remove(request, patient, back)
+    if action == "undo":
+        return _undo(request, patient, back)
     spec = ACTIONS.get(action)
     if spec is None:
         raise Http404
@@ -191,6 +207,8 @@ def patient_action(request: HttpRequest, patient_id: int, action: str) -> HttpRe
     form = spec.form(request, case, presenters.nurse_today(request.user))
     if form.is_valid():
         try:
+            if spec.preview is not None and request.POST.get("confirmed") != "yes":
+                return _confirm(request, patient, action, form, spec.preview(form, patient))
             messages.success(request, spec.run(form, patient, case, request.user))
         except (services.PlanError, ValidationError, RulesError) as exc:
             for message in _problems(exc):
@@ -198,6 +216,37 @@ def patient_action(request: HttpRequest, patient_id: int, action: str) -> HttpRe
         else:
             return redirect(back + spec.anchor)
     return _render(request, patient, bound={action: form}, status=400)
+
+
+def _confirm(
+    request: HttpRequest, patient: Patient, action: str, form: forms.Form, effect: services.PauseEffect
+) -> HttpResponse:
+    """The confirmation step of a destructive action: what will happen, the same form data in
+    hidden fields, and a button that posts it again with ``confirmed``."""
+    context = {
+        "patient": patient,
+        "action": action,
+        "form": form,
+        "effect": effect,
+        "undo_minutes": int(services.UNDO_WINDOW.total_seconds() // 60),
+    }
+    return render(request, "nurse/confirm.html", context)
+
+
+def _undo(request: HttpRequest, patient: Patient, back: str) -> HttpResponse:
+    change_id = parse_id(request.POST.get("change"))
+    try:
+        result = services.surveillance_undo(patient=patient, change_id=change_id or 0, actor=request.user)
+    except services.PlanError as exc:
+        messages.error(request, str(exc))
+        return redirect(back + "#surveillance")
+    text = _("Undone: surveillance is active again and %(n)d planned items are back in the plan.") % {
+        "n": result.restored
+    }
+    if result.kept:
+        text += " " + _("%(n)d items changed since were left as they are.") % {"n": result.kept}
+    messages.success(request, text)
+    return redirect(back)
 
 
 def _override_remove(request: HttpRequest, patient: Patient, back: str) -> HttpResponse:

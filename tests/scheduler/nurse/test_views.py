@@ -747,6 +747,12 @@ def test_recurrence_pauses_and_a_new_remission_resumes(client_nurse, patient):
     response = patient_post(
         client_nurse, patient, "recurrence", "recurrence", detected_on="2026-06-01", extent="local", notes=""
     )
+    assert response.status_code == 200  # the confirmation step: nothing changed yet
+    assert CancerCase.objects.get(patient=patient).surveillance_status == "active"
+    response = client_nurse.post(
+        reverse("nurse:patient_action", args=[patient.pk, "recurrence"]),
+        {"recurrence-detected_on": "2026-06-01", "recurrence-extent": "local", "confirmed": "yes"},
+    )
     assert response.status_code == 302
     case = CancerCase.objects.get(patient=patient)
     assert case.surveillance_status == "paused"
@@ -770,10 +776,14 @@ def test_a_recurrence_in_the_future_is_refused(client_nurse, patient):
 
 def test_discharge_needs_a_reason(client_nurse, patient):
     assert patient_post(client_nurse, patient, "discharge", "discharge", reason=" ").status_code == 400
-    assert (
-        patient_post(client_nurse, patient, "discharge", "discharge", reason="Five years clear").status_code
-        == 302
+    response = patient_post(
+        client_nurse, patient, "discharge", "discharge", reason="Five years clear", confirmed="yes"
     )
+    assert response.status_code == 200  # "confirmed" must be outside the form's prefix: still asking
+    response = patient_post(
+        client_nurse, patient, "discharge", "", **{"discharge-reason": "Five years clear", "confirmed": "yes"}
+    )
+    assert response.status_code == 302
     assert CancerCase.objects.get(patient=patient).surveillance_status == "discharged"
 
 
