@@ -33,8 +33,11 @@ def date_span(start: dt.date, end: dt.date) -> str:
 
 
 def window_text(start: dt.date, end: dt.date) -> str:
-    """An event's due window: ``date_span`` of its first and last day."""
-    return date_span(start, end)
+    """An event's due window: "window 25 Sep 2022 – 25 Mar 2023", "window 3 Mar – 31 Mar
+    2027", or for a one-day window "on 11 Apr 2022"."""
+    if start == end:
+        return date_span(start, end)
+    return _("window %(span)s") % {"span": date_span(start, end)}
 
 
 def move_text(old: dt.date, new: dt.date) -> str:
