@@ -11,6 +11,7 @@ from .careplan import (
 from .events import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
 from .extension import PlanExtensionChunk, PlanExtensionRun
 from .feeds import FeedState, FeedToken
+from .interop import ApiAccessLog, ApiClient, ImportJob
 from .invitations import Invitation
 from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
@@ -18,12 +19,15 @@ from .results import AnalyteResult
 
 __all__ = [
     "AnalyteResult",
+    "ApiAccessLog",
+    "ApiClient",
     "CarePlan",
     "CarePlanLink",
     "CarePlanVersion",
     "CustomItem",
     "FeedState",
     "FeedToken",
+    "ImportJob",
     "Invitation",
     "ItemOverride",
     "Kind",
