@@ -35,5 +35,6 @@ urlpatterns = [
     path("nurse/", include("scheduler.nurse.urls")),
     path("me/", include("scheduler.patient.urls")),
     path("feeds/", include("scheduler.feeds.urls")),
+    path("fhir/R4/", include("scheduler.interop.urls")),
     path("admin/", admin.site.urls),
 ]
