@@ -52,6 +52,10 @@ SYSTEM_ITEM = "urn:survivorship:plan-item"
 SYSTEM_KIND = "urn:survivorship:item-kind"
 SYSTEM_ANALYTE = "urn:survivorship:analyte"
 SYSTEM_CAREPLAN_CATEGORY = "urn:survivorship:care-plan-category"
+SYSTEM_CANCER_TYPE = "urn:survivorship:cancer-type"
+EXT_REMISSION_DATE = "urn:survivorship:extension:remission-date"
+EXT_REMISSION_TYPE = "urn:survivorship:extension:remission-type"
+EXT_FACTS = "urn:survivorship:extension:facts"
 EXT_TIMEZONE = "http://hl7.org/fhir/StructureDefinition/timezone"
 PROFILE_MCODE_PRIMARY = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-primary-cancer-condition"
 CONDITIONS_FILE = Path(__file__).with_name("conditions.toml")
@@ -225,9 +229,16 @@ def condition_resource(case: CancerCase, patient: Patient) -> dict[str, Any]:
         for key, system in (("icd10", SYSTEM_ICD10), ("snomed", SYSTEM_SNOMED))
         if key in codes
     ]
-    code: dict[str, Any] = {"text": case.get_cancer_type_display()}
-    if coding:
-        code["coding"] = coding
+    coding.append({"system": SYSTEM_CANCER_TYPE, "code": case.cancer_type})
+    code: dict[str, Any] = {"coding": coding, "text": case.get_cancer_type_display()}
+    extensions = [
+        {"url": EXT_REMISSION_DATE, "valueDate": case.remission_date.isoformat()},
+        {"url": EXT_REMISSION_TYPE, "valueCode": case.remission_type},
+    ]
+    if case.facts:
+        extensions.append(
+            {"url": EXT_FACTS, "valueString": "; ".join(f"{k}={v}" for k, v in case.facts.items())}
+        )
     if case.surveillance_status == CancerCase.SurveillanceStatus.PAUSED:
         clinical = "recurrence"
     elif case.remission_type == CancerCase.RemissionType.PARTIAL:
@@ -238,6 +249,7 @@ def condition_resource(case: CancerCase, patient: Patient) -> dict[str, Any]:
         "resourceType": "Condition",
         "id": condition_id(patient.pk),
         "meta": {"lastUpdated": instant(case.updated_at), "profile": [PROFILE_MCODE_PRIMARY]},
+        "extension": extensions,
         "clinicalStatus": _concept(
             clinical, clinical.capitalize(), "http://terminology.hl7.org/CodeSystem/condition-clinical"
         ),
@@ -261,6 +273,36 @@ def condition_resource(case: CancerCase, patient: Patient) -> dict[str, Any]:
     if clinical == "remission":
         resource["abatementDateTime"] = case.remission_date.isoformat()
     return resource
+
+
+def condition_case(condition: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(cancer type, remission date, remission type, facts) of a Condition, as CSV-like text
+    (empty where absent): the cancer type from this app's coding, else from the ICD-10-CM or
+    SNOMED CT code when exactly one protocol has it; the remission date from the extension,
+    else ``abatementDateTime``."""
+    codings = (condition.get("code") or {}).get("coding") or []
+    cancer_type = next((c.get("code", "") for c in codings if c.get("system") == SYSTEM_CANCER_TYPE), "")
+    if not cancer_type:
+        by_code: dict[tuple[str, str], set[str]] = {}
+        for slug, codes in condition_codes().items():
+            for key, system in (("icd10", SYSTEM_ICD10), ("snomed", SYSTEM_SNOMED)):
+                if key in codes:
+                    by_code.setdefault((system, codes[key]["code"]), set()).add(slug)
+        for c in codings:
+            slugs = by_code.get((c.get("system", ""), c.get("code", "")), set())
+            if len(slugs) == 1:
+                cancer_type = next(iter(slugs))
+                break
+        else:
+            cancer_type = (condition.get("code") or {}).get("text", "") if not codings else ""
+            cancer_type = cancer_type or next((c.get("code", "") for c in codings), "")
+    extensions = {e.get("url"): e for e in condition.get("extension") or []}
+    remission = (extensions.get(EXT_REMISSION_DATE) or {}).get("valueDate") or str(
+        condition.get("abatementDateTime", "")
+    )[:10]
+    remission_type = (extensions.get(EXT_REMISSION_TYPE) or {}).get("valueCode", "")
+    facts = (extensions.get(EXT_FACTS) or {}).get("valueString", "")
+    return cancer_type, remission, remission_type, facts
 
 
 def careplan_resource(

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from survivorship.models import Organisation
+from survivorship.models import CareTeam, Organisation
 
 
 class ApiClient(models.Model):
@@ -90,6 +90,14 @@ class ImportJob(models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="import_jobs")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     format = models.CharField(max_length=10, choices=Format.choices)
+    default_care_team = models.ForeignKey(
+        CareTeam,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("For rows without a care team (a FHIR Bundle has none)."),
+    )
     filename = models.CharField(max_length=200, blank=True)
     content = models.TextField(help_text=_("The uploaded file, decoded."))
     digest = models.CharField(max_length=64, help_text=_("SHA-256 of the uploaded bytes."))

@@ -416,6 +416,42 @@ def patient_enrol(*, patient: Patient, case: CancerCase, actor: User | None) -> 
         return plan_regenerate(patient=patient, actor=actor, reason="enrolment")
 
 
+PATIENT_DETAIL_FIELDS = (
+    "display_name",
+    "date_of_birth",
+    "time_zone",
+    "email",
+    "phone",
+    "reminder_channel",
+    "care_team",
+)
+
+
+def patient_details_update(*, patient: Patient, actor: User | None, **changes: object) -> list[str]:
+    """Change a patient's details (``PATIENT_DETAIL_FIELDS``); returns the fields changed.
+    A new time zone re-times the pending reminders of the open events."""
+    unknown = set(changes) - set(PATIENT_DETAIL_FIELDS)
+    if unknown:
+        raise PlanError(f"These details cannot be changed here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic(), _audited(actor):
+        changed = [name for name, value in changes.items() if getattr(patient, name) != value]
+        if not changed:
+            return []
+        for name in changed:
+            setattr(patient, name, changes[name])
+        patient.full_clean(exclude=["user"])
+        patient.save(update_fields=[*changed, "updated_at"])
+        if "time_zone" in changed:
+            _reminders_sync(
+                list(
+                    ScheduledEvent.objects.filter(
+                        patient_id=patient.pk, status__in=ScheduledEvent.OPEN_STATUSES
+                    ).values_list("pk", flat=True)
+                )
+            )
+        return changed
+
+
 def case_update(*, case: CancerCase, actor: User | None, **changes: object) -> PlanChange:
     """Change remission date, cancer type or facts, then regenerate the plan."""
     with transaction.atomic(), _audited(actor):
@@ -823,6 +859,7 @@ __all__ = [
     "events_mark_booked",
     "override_remove",
     "override_set",
+    "patient_details_update",
     "patient_enrol",
     "patient_view_log",
     "plan_proposals",

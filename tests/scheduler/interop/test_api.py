@@ -180,9 +180,7 @@ def test_every_access_is_audited_with_the_patients_sent(client, org, token):
 
 
 def test_a_client_over_its_rate_limit_gets_429(client, org):
-    _, raw = api_client_create(
-        organisation=org, name="Chatty (test)", actor=None, rate_limit_per_minute=3
-    )
+    _, raw = api_client_create(organisation=org, name="Chatty (test)", actor=None, rate_limit_per_minute=3)
     patient = _enrolled(org)
     statuses = [_get(client, f"/fhir/R4/Patient/{patient.pk}", raw).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]

@@ -78,7 +78,11 @@ def test_condition_in_complete_remission_is_abated_at_the_remission_date():
     assert condition["clinicalStatus"]["coding"][0]["code"] == "remission"
     assert condition["abatementDateTime"] == patient.cancer_case.remission_date.isoformat()
     codes = {c["system"]: c["code"] for c in condition["code"]["coding"]}
-    assert codes == {fhir.SYSTEM_ICD10: "C61", fhir.SYSTEM_SNOMED: "399068003"}
+    assert codes == {
+        fhir.SYSTEM_ICD10: "C61",
+        fhir.SYSTEM_SNOMED: "399068003",
+        fhir.SYSTEM_CANCER_TYPE: "prostate",
+    }
     assert condition["meta"]["profile"] == [fhir.PROFILE_MCODE_PRIMARY]
 
 
