@@ -108,6 +108,18 @@ class Preview:
         return sum(1 for value in self.outcome.values() if value == what)
 
     @property
+    def count_created(self) -> int:
+        return self.count(CREATED)
+
+    @property
+    def count_updated(self) -> int:
+        return self.count(UPDATED)
+
+    @property
+    def count_unchanged(self) -> int:
+        return self.count(UNCHANGED)
+
+    @property
     def refused_rows(self) -> int:
         return len({p.row for p in self.problems})
 
