@@ -38,7 +38,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from scheduler.models import AnalyteResult, CarePlanVersion, ScheduledEvent
+from django.db import models
+
+from scheduler.models import AnalyteResult, CarePlanVersion, Kind, ScheduledEvent
 from scheduler.rules import RulesError, default_library
 from survivorship.models import CancerCase, CareTeam, Organisation, Patient
 
@@ -88,6 +90,13 @@ _CAREPLAN_STATUS = {
 _FLAG_INTERPRETATION = {"high": ("H", "High"), "low": ("L", "Low"), "normal": ("N", "Normal")}
 _ASSESSMENT_INTERPRETATION = {"abnormal": ("A", "Abnormal"), "normal": ("N", "Normal")}
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9\-.]")
+
+
+@cache
+def _labels(choices: type[models.TextChoices]) -> dict[str, str]:
+    """A choice's labels as plain text, looked up once (``get_FOO_display`` translates and
+    hashes the choices on every call: most of an export's time)."""
+    return {value: str(label) for value, label in choices.choices}
 
 
 @cache
@@ -239,6 +248,7 @@ def condition_resource(case: CancerCase, patient: Patient) -> dict[str, Any]:
         extensions.append(
             {"url": EXT_FACTS, "valueString": "; ".join(f"{k}={v}" for k, v in case.facts.items())}
         )
+    remission_label = _labels(CancerCase.RemissionType).get(case.remission_type, case.remission_type)
     if case.surveillance_status == CancerCase.SurveillanceStatus.PAUSED:
         clinical = "recurrence"
     elif case.remission_type == CancerCase.RemissionType.PARTIAL:
@@ -265,7 +275,7 @@ def condition_resource(case: CancerCase, patient: Patient) -> dict[str, Any]:
         ],
         "code": code,
         "subject": _ref("Patient", patient.pk),
-        "note": [{"text": f"{case.get_remission_type_display()} on {case.remission_date.isoformat()}."}],
+        "note": [{"text": f"{remission_label} on {case.remission_date.isoformat()}."}],
     }
     summary = getattr(case, "treatment_summary", None)
     if summary is not None and summary.diagnosis_date:
@@ -360,7 +370,9 @@ def careplan_resource(
 
 
 def service_request_resource(event: ScheduledEvent, case: CancerCase) -> dict[str, Any]:
-    coding = [{"system": SYSTEM_KIND, "code": event.kind, "display": event.get_kind_display()}]
+    coding = [
+        {"system": SYSTEM_KIND, "code": event.kind, "display": _labels(Kind).get(event.kind, event.kind)}
+    ]
     if event.kind in _KIND_CATEGORY:
         code, display = _KIND_CATEGORY[event.kind]
         coding.insert(0, {"system": SYSTEM_SNOMED, "code": code, "display": display})
@@ -468,16 +480,21 @@ def observation_resource(result: AnalyteResult, event: ScheduledEvent) -> dict[s
         resource["interpretation"] = [
             _concept(*interpretation, "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation")
         ]
-    if result.reference_low is not None or result.reference_high is not None:
-        reference: dict[str, Any] = {}
-        if result.reference_low is not None:
-            reference["low"] = _quantity(result.reference_low, result, ucum)
-        if result.reference_high is not None:
-            reference["high"] = _quantity(result.reference_high, result, ucum)
-        if result.range_text:
-            reference["text"] = str(result.range_text)
+    reference = _reference_range(result, ucum)
+    if reference:
         resource["referenceRange"] = [reference]
     return resource
+
+
+def _reference_range(result: AnalyteResult, ucum: str | None) -> dict[str, Any]:
+    reference: dict[str, Any] = {}
+    if result.reference_low is not None:
+        reference["low"] = _quantity(result.reference_low, result, ucum)
+    if result.reference_high is not None:
+        reference["high"] = _quantity(result.reference_high, result, ucum)
+    if reference and result.range_text:
+        reference["text"] = str(result.range_text)
+    return reference
 
 
 def document_reference_resource(version: CarePlanVersion, *, current: bool, url: str = "") -> dict[str, Any]:
@@ -505,7 +522,8 @@ def document_reference_resource(version: CarePlanVersion, *, current: bool, url:
         "date": instant(version.created_at),
         "description": (
             f"Delivered on {version.delivered_on.isoformat()} to "
-            f"{version.get_delivered_to_display().lower()} ({version.get_method_display().lower()})."
+            f"{_labels(CarePlanVersion.Recipient).get(version.delivered_to, '').lower()} "
+            f"({_labels(CarePlanVersion.Method).get(version.method, '').lower()})."
         ),
         "content": [{"attachment": attachment}],
     }

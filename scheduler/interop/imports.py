@@ -159,13 +159,7 @@ def _unformula(value: str) -> str:
     return value[1:] if value.startswith("'") and value[1:2] in FORMULA_START else value
 
 
-def csv_records(text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, {column: value}) of each data row; raises FileError for the header."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error) as exc:
-        raise FileError(f"The file has no header line of column names ({exc}).") from exc
+def _check_header(header: list[str]) -> list[str]:
     names = [h.strip().lower().replace(" ", "_") for h in header]
     missing = [c for c in REQUIRED if c not in names]
     unknown = [h for h in names if h and h not in COLUMNS]
@@ -181,6 +175,17 @@ def csv_records(text: str) -> Iterator[tuple[int, dict[str, str]]]:
     duplicates = sorted({n for n in names if n and names.count(n) > 1})
     if duplicates:
         raise FileError(f"The header line names a column twice: {', '.join(duplicates)}.")
+    return names
+
+
+def csv_records(text: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, {column: value}) of each data row; raises FileError for the header."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error) as exc:
+        raise FileError(f"The file has no header line of column names ({exc}).") from exc
+    names = _check_header(header)
     count = 0
     try:
         for values in reader:
@@ -254,119 +259,121 @@ def format_facts(facts: Mapping[str, str]) -> str:
     return "; ".join(f"{name}={value}" for name, value in facts.items())
 
 
-def check_row(number: int, values: Mapping[str, str], context: Context) -> tuple[Row | None, list[Problem]]:
-    """One patient's values, checked like the enrolment form checks them."""
-    problems: list[Problem] = []
-    if "__shape__" in values:
-        return None, [Problem(number, "", f"The line has {values['__shape__']}.")]
+class _RowCheck:
+    """The checks of one row, each adding problems keyed by column (``check_row``)."""
 
-    def get(name: str) -> str:
-        return (values.get(name) or "").strip()
+    def __init__(self, number: int, values: Mapping[str, str], context: Context) -> None:
+        self.number = number
+        self.values = values
+        self.context = context
+        self.problems: list[Problem] = []
 
-    for column in REQUIRED:
-        if column == "care_team" and context.default_team is not None:
-            continue
-        if not get(column):
-            problems.append(Problem(number, column, "This value is required."))
-    mrn = get("mrn")
-    if len(mrn) > 40:
-        problems.append(Problem(number, "mrn", "The MRN is longer than 40 characters."))
-    name = get("name")
-    if len(name) > 200:
-        problems.append(Problem(number, "name", "The name is longer than 200 characters."))
-    zone_name = get("time_zone") or DEFAULT_TIME_ZONE
-    if zone_name not in available_time_zones():
-        problems.append(
-            Problem(number, "time_zone", f"“{zone_name[:60]}” is not a time zone (e.g. Europe/London).")
+    def get(self, name: str) -> str:
+        return (self.values.get(name) or "").strip()
+
+    def refuse(self, column: str, reason: str) -> None:
+        self.problems.append(Problem(self.number, column, reason))
+
+    def required(self) -> None:
+        for column in REQUIRED:
+            if column == "care_team" and self.context.default_team is not None:
+                continue
+            if not self.get(column):
+                self.refuse(column, "This value is required.")
+        for column, limit in (("mrn", 40), ("name", 200), ("phone", 32)):
+            if len(self.get(column)) > limit:
+                self.refuse(column, f"The value is longer than {limit} characters.")
+
+    def zone(self) -> str:
+        zone_name = self.get("time_zone") or DEFAULT_TIME_ZONE
+        if zone_name in available_time_zones():
+            return zone_name
+        self.refuse("time_zone", f"“{zone_name[:60]}” is not a time zone (e.g. Europe/London).")
+        return DEFAULT_TIME_ZONE
+
+    def dates(self, zone_name: str) -> tuple[dt.date | None, dt.date | None]:
+        today = timezone.localdate(timezone=zone_for(zone_name))
+        born, remission = (
+            _date(self.get(c), c, self.problems, self.number) if self.get(c) else None
+            for c in ("date_of_birth", "remission_date")
         )
-        zone_name = DEFAULT_TIME_ZONE
-    today = timezone.localdate(timezone=zone_for(zone_name))
-    born = _date(get("date_of_birth"), "date_of_birth", problems, number) if get("date_of_birth") else None
-    remission = (
-        _date(get("remission_date"), "remission_date", problems, number) if get("remission_date") else None
-    )
-    if born and born > today:
-        problems.append(Problem(number, "date_of_birth", "The date of birth is in the future."))
-    if remission and remission > today:
-        problems.append(Problem(number, "remission_date", "The remission date is in the future."))
-    if born and remission and remission < born:
-        problems.append(Problem(number, "remission_date", "The remission date is before the date of birth."))
-    team_name = get("care_team")
-    team = context.teams.get(team_name.lower()) if team_name else context.default_team
-    if team_name and team is None:
-        known = ", ".join(t.name for t in context.teams.values()) or "none"
-        problems.append(
-            Problem(
-                number,
-                "care_team",
-                f"“{team_name[:60]}” is not one of your care teams here (known: {known}).",
+        if born and born > today:
+            self.refuse("date_of_birth", "The date of birth is in the future.")
+        if remission and remission > today:
+            self.refuse("remission_date", "The remission date is in the future.")
+        if born and remission and remission < born:
+            self.refuse("remission_date", "The remission date is before the date of birth.")
+        return born, remission
+
+    def team(self) -> CareTeam | None:
+        team_name = self.get("care_team")
+        if not team_name:
+            return self.context.default_team
+        team = self.context.teams.get(team_name.lower())
+        if team is None:
+            known = ", ".join(t.name for t in self.context.teams.values()) or "none"
+            self.refuse(
+                "care_team", f"“{team_name[:60]}” is not one of your care teams here (known: {known})."
             )
-        )
-    channel = get("reminder_channel") or Patient.Channel.EMAIL
-    if channel not in Patient.Channel.values:
-        problems.append(
-            Problem(
-                number,
-                "reminder_channel",
-                f"“{channel[:20]}” is not a channel: use {', '.join(Patient.Channel.values)}.",
-            )
-        )
-    remission_type = get("remission_type") or CancerCase.RemissionType.COMPLETE
-    if remission_type not in CancerCase.RemissionType.values:
-        problems.append(
-            Problem(
-                number,
-                "remission_type",
-                f"“{remission_type[:20]}” is not a remission type: use "
-                f"{', '.join(CancerCase.RemissionType.values)}.",
-            )
-        )
-    library = default_library()
-    cancer_type = get("cancer_type")
-    facts: dict[str, str] = {}
-    if cancer_type and cancer_type not in library.slugs():
-        problems.append(
-            Problem(
-                number,
+        return team
+
+    def choice(self, column: str, default: str, values: Sequence[str], what: str) -> str:
+        value = self.get(column) or default
+        if value not in values:
+            self.refuse(column, f"“{value[:20]}” is not a {what}: use {', '.join(values)}.")
+        return value
+
+    def cancer(self) -> tuple[str, dict[str, str]]:
+        library = default_library()
+        cancer_type = self.get("cancer_type")
+        if not cancer_type:
+            return "", {}
+        if cancer_type not in library.slugs():
+            self.refuse(
                 "cancer_type",
                 f"“{cancer_type[:60]}” is not a cancer type: use one of {', '.join(library.slugs())}.",
             )
-        )
-    elif cancer_type:
+            return cancer_type, {}
         try:
-            facts = library.get(cancer_type).validate_facts(parse_facts(get("facts")))
+            return cancer_type, library.get(cancer_type).validate_facts(parse_facts(self.get("facts")))
         except (ValueError, RulesError) as exc:
-            problems.append(Problem(number, "facts", f"{exc}."))
-    email = get("email").lower()
-    if email:
-        try:
-            Patient._meta.get_field("email").run_validators(email)
-        except ValidationError:
-            problems.append(Problem(number, "email", f"“{email[:60]}” is not an email address."))
-    phone = get("phone")
-    if len(phone) > 32:
-        problems.append(Problem(number, "phone", "The phone number is longer than 32 characters."))
-    problems = [Problem(p.row, p.column, p.reason, mrn) for p in problems]
-    if problems:
-        return None, problems
-    return (
-        Row(
-            number=number,
-            mrn=mrn,
-            display_name=name,
-            date_of_birth=born,
-            email=email,
-            phone=phone,
-            time_zone=zone_name,
-            reminder_channel=channel,
-            care_team=team,
-            cancer_type=cancer_type,
-            remission_date=remission,
-            remission_type=remission_type,
-            facts=facts,
-        ),
-        [],
+            self.refuse("facts", f"{exc}.")
+            return cancer_type, {}
+
+    def email(self) -> str:
+        email = self.get("email").lower()
+        if email:
+            try:
+                Patient._meta.get_field("email").run_validators(email)
+            except ValidationError:
+                self.refuse("email", f"“{email[:60]}” is not an email address.")
+        return email
+
+
+def check_row(number: int, values: Mapping[str, str], context: Context) -> tuple[Row | None, list[Problem]]:
+    """One patient's values, checked like the enrolment form checks them."""
+    if "__shape__" in values:
+        return None, [Problem(number, "", f"The line has {values['__shape__']}.")]
+    check = _RowCheck(number, values, context)
+    check.required()
+    zone_name = check.zone()
+    born, remission = check.dates(zone_name)
+    team = check.team()
+    channel = check.choice("reminder_channel", Patient.Channel.EMAIL, Patient.Channel.values, "channel")
+    remission_type = check.choice(
+        "remission_type", CancerCase.RemissionType.COMPLETE, CancerCase.RemissionType.values, "remission type"
     )
+    cancer_type, facts = check.cancer()
+    email = check.email()
+    mrn = check.get("mrn")
+    if check.problems:
+        return None, [Problem(p.row, p.column, p.reason, mrn) for p in check.problems]
+    row = Row(
+        number=number, mrn=mrn, display_name=check.get("name"), date_of_birth=born, email=email,
+        phone=check.get("phone"), time_zone=zone_name, reminder_channel=channel, care_team=team,
+        cancer_type=cancer_type, remission_date=remission, remission_type=remission_type, facts=facts,
+    )  # fmt: skip
+    return row, []
 
 
 # --- FHIR Bundle --------------------------------------------------------------------------
@@ -508,7 +515,7 @@ def import_apply_row(*, row: Row, organisation: Organisation, actor: User | None
     raises ValidationError, PlanError, RulesError or IntegrityError (nothing is kept then)."""
     with transaction.atomic():
         patient = (
-            Patient.objects.select_for_update()
+            Patient.objects.select_for_update(of=("self",))
             .select_related("cancer_case", "care_team")
             .filter(organisation=organisation, mrn=row.mrn)
             .first()
