@@ -26,7 +26,7 @@ from survivorship.models import CancerCase, Patient, User
 
 QUICK_ACTION_DAYS = 90  # open events this close get inline actions on the patient page
 AUDIT_LIMIT = 60
-WORKLIST_PAGE_SIZE = 50
+WORKLIST_PAGE_SIZE = 40
 FAILED_LIMIT = 25
 
 
@@ -93,7 +93,9 @@ def worklist(
         event.missed_ids = missed.get(event.pk, [])
         event.rising = rising.get(event.patient_id, [])
         if event.booked_start:
-            event.booked_local = event.booked_start.astimezone(event.patient.zone)
+            # Naive on purpose: the template's date filter would convert an aware time to the
+            # active (nurse's) zone; this is the wall-clock time in the patient's zone.
+            event.booked_local = event.booked_start.astimezone(event.patient.zone).replace(tzinfo=None)
     failed = list(selectors.failed_reminders(patients)[:FAILED_LIMIT])
     return Worklist(
         page=paged,

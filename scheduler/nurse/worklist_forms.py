@@ -120,7 +120,7 @@ class BulkActionForm(forms.Form):
     }
 
     action = forms.ChoiceField(choices=list(ACTIONS.items()), required=False)
-    events = IdListField(required=False)
+    events = IdListField(label=_("Ticked items"), required=False)
     all_matching = forms.BooleanField(required=False)
     when = forms.ChoiceField(
         label=_("Date"),
