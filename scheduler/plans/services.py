@@ -774,8 +774,11 @@ def _results_store(
 
 
 def event_skip(
-    *, event: ScheduledEvent, actor: User | None, reason: str, expected_version: int | None = None
-) -> ScheduledEvent:
+    *, event: ScheduledEvent, actor: User | None, reason: str, missed: bool = False,
+    expected_version: int | None = None,
+) -> ScheduledEvent:  # fmt: skip
+    """Close an open event as skipped (a decision) or, with ``missed``, as missed (it was
+    not done in time); either way it needs a reason."""
     if not reason.strip():
         raise PlanError("A reason is required to skip an event.")
     with transaction.atomic(), _audited(actor):
@@ -784,7 +787,8 @@ def event_skip(
             raise PlanError(f"This event is already {current.get_status_display().lower()}.")
         current.status = ScheduledEvent.Status.SKIPPED
         current.status_reason = reason.strip()[:300]
-        return _save(current, actor, {"status", "status_reason"})
+        current.missed = missed
+        return _save(current, actor, {"status", "status_reason", "missed"})
 
 
 def event_move(
@@ -819,24 +823,22 @@ def event_update_notes(
         return _save(current, actor, {"notes"})
 
 
-def events_mark_booked(
-    *, events: Sequence[ScheduledEvent], actor: User | None, start_time: dt.time, location: str,
-    duration_minutes: int = 30,
-) -> int:  # fmt: skip
-    """Bulk "mark booked" from the worklist: each event on its due date at ``start_time``
-    in the patient's zone. Closed events are left alone. Returns how many were booked."""
-    booked = 0
-    for event in events:
-        if event.status != ScheduledEvent.Status.PLANNED:
-            continue
-        zone = event.patient.zone
-        start = dt.datetime.combine(event.due_date, start_time, tzinfo=zone)
-        event_book(
-            event=event, actor=actor, start=start, duration_minutes=duration_minutes, location=location,
-            allow_past=True,
-        )  # fmt: skip
-        booked += 1
-    return booked
+def event_assign(
+    *, event: ScheduledEvent, actor: User | None, nurse: User | None, expected_version: int | None = None
+) -> ScheduledEvent:
+    """Give an open event to a nurse of the patient's care team (``None``: to nobody)."""
+    with transaction.atomic(), _audited(actor):
+        current = _locked(event, expected_version)
+        if current.status in ScheduledEvent.CLOSED_STATUSES:
+            raise PlanError(f"A {current.get_status_display().lower()} event cannot be assigned.")
+        if nurse is not None and not (
+            nurse.is_nurse and current.patient.care_team.members.filter(pk=nurse.pk).exists()
+        ):
+            raise ValidationError({"assignee": [f"{nurse} is not a nurse of this patient’s care team."]})
+        if current.assigned_to_id == (nurse.pk if nurse else None):
+            return current
+        current.assigned_to = nurse
+        return _save(current, actor, {"assigned_to"})
 
 
 def patient_view_log(*, patient: Patient, user: User, path: str) -> None:
@@ -851,12 +853,12 @@ __all__ = [
     "Proposal",
     "case_update",
     "custom_item_add",
+    "event_assign",
     "event_book",
     "event_complete",
     "event_move",
     "event_skip",
     "event_update_notes",
-    "events_mark_booked",
     "override_remove",
     "override_set",
     "patient_details_update",
