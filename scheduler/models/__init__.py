@@ -16,6 +16,7 @@ from .invitations import Invitation
 from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
 from .results import AnalyteResult
+from .undo import SurveillanceChange
 
 __all__ = [
     "AnalyteResult",
@@ -40,6 +41,7 @@ __all__ = [
     "ReminderPreferences",
     "ResponsibilityOverride",
     "ScheduledEvent",
+    "SurveillanceChange",
     "TreatmentContact",
     "TreatmentSummary",
 ]
