@@ -173,3 +173,45 @@ def test_the_calendar_is_usable_at_200_percent_zoom(page, live_server, artifacts
     with page.expect_navigation():
         chip.click()
     assert page.get_by_role("heading", level=1).inner_text() == "Blood count"
+
+
+# Contrast of the focus ring against what surrounds it (WCAG 1.4.11: at least 3:1).
+FOCUS_RING_CONTRAST = """() => {
+  const el = document.activeElement;
+  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = ([r, g, b]) => [r, g, b].map(channel)
+      .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const style = getComputedStyle(el);
+  // The ring is drawn outside the element (offset 2px), or inside a grid cell (offset -3px).
+  let node = parseFloat(style.outlineOffset) < 0 ? el : el.parentElement;
+  let bg = [255, 255, 255];
+  for (; node; node = node.parentElement) {
+    const c = parse(getComputedStyle(node).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0)) { bg = c.slice(0, 3); break; }
+  }
+  const ring = lum(parse(style.outlineColor)), back = lum(bg);
+  return {style: style.outlineStyle, width: parseFloat(style.outlineWidth),
+          ratio: (Math.max(ring, back) + 0.05) / (Math.min(ring, back) + 0.05)};
+}"""
+
+
+def test_the_focus_ring_stands_out_at_least_3_to_1(page, live_server, overdue_patient):
+    _sign_in(page, live_server, LAPTOP)
+    targets = {
+        "skip link (white)": None,  # the first Tab
+        "navigation link (navy bar)": "#nav-main a.nav-link",
+        "text-size button (grey bar)": "button[data-text-size=larger]",
+        "link in the next-step card": "#next-step a.tel-link",
+        "today in the month grid": "td.today",
+    }
+    for name, selector in targets.items():
+        if selector is None:
+            page.keyboard.press("Tab")
+        else:
+            page.locator(selector).first.focus()
+            page.keyboard.press("Shift+Tab")  # reach it again from the keyboard: :focus-visible
+            page.keyboard.press("Tab")
+        ring = page.evaluate(FOCUS_RING_CONTRAST)
+        assert ring["style"] == "solid" and ring["width"] >= 2, name
+        assert ring["ratio"] >= 3, f"{name}: {ring}"
