@@ -429,12 +429,17 @@ class NextStep:
         return self.to_book[0] if self.to_book else None
 
 
+def _in_sentence(title: str) -> str:
+    """ "Follow-up visit" reads "follow-up visit" inside a sentence; "CT scan" and "PSA test" stay."""
+    return title[:1].lower() + title[1:] if title[1:2].islower() else title
+
+
 def call_script(patient: Patient, to_book: list[EventView]) -> str:
     """The sentence to say on the phone, with what the person answering needs to find the record."""
     if not to_book:
         return ""
     first = to_book[0]
-    what = first.event.title
+    what = _in_sentence(first.event.title)
     window = due_phrase(first.event.window_start, first.event.window_end)
     if len(to_book) == 1:
         ask = _("I am calling to book my %(what)s, which is due %(window)s.") % {

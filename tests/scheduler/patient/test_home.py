@@ -113,6 +113,17 @@ def test_several_items_to_book_are_counted_and_named_in_what_to_say(client, pati
     assert "I am calling to book my CT scan and 1 other item in my follow-up plan." in card
 
 
+def test_what_to_say_reads_as_a_sentence(client, patient):
+    ScheduledEventFactory(
+        patient=patient,
+        title="Follow-up visit",
+        due_date=dt.date(2027, 1, 15),
+        window_end=dt.date(2027, 1, 31),
+    )
+    card = _card(_home(client, patient))
+    assert "I am calling to book my follow-up visit, which was due" in card
+
+
 def test_nothing_to_book_shows_the_next_item_the_team_will_offer(client, patient):
     ScheduledEventFactory(patient=patient, title="Chest X-ray", due_date=dt.date(2027, 6, 1))
     card = _card(_home(client, patient))
