@@ -111,10 +111,14 @@ def _seed(patients: int) -> dict:
     ScheduledEvent.objects.filter(patient=long_patient, due_date__lt=today).update(
         status="completed", completed_on=models_f("due_date")
     )
+    # Booked at 10:30 local on their due date, or two days from now if that is later: a
+    # booking in the past is refused, and an event due today may be due before the run's hour.
+    soonest = today + dt.timedelta(days=2)
     for event in ScheduledEvent.objects.filter(patient=long_patient, status="planned").order_by("due_date")[
         :2
     ]:
-        start = dt.datetime.combine(event.due_date, dt.time(10, 30), tzinfo=long_patient.zone)
+        day = max(event.due_date, soonest)
+        start = dt.datetime.combine(day, dt.time(10, 30), tzinfo=long_patient.zone)
         services.event_book(event=event, actor=nurse, start=start, duration_minutes=30, location="Clinic 3")
 
     # (d) a caseload of N patients (mixed cancer types and zones).
