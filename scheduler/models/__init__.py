@@ -10,7 +10,7 @@ from .careplan import (
 )
 from .events import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
 from .extension import PlanExtensionChunk, PlanExtensionRun
-from .feeds import FeedState, FeedToken
+from .feeds import FeedRequestCount, FeedState, FeedToken
 from .invitations import Invitation
 from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
@@ -22,6 +22,7 @@ __all__ = [
     "CarePlanLink",
     "CarePlanVersion",
     "CustomItem",
+    "FeedRequestCount",
     "FeedState",
     "FeedToken",
     "Invitation",

@@ -138,14 +138,10 @@ LOCAL_CACHE = {
 
 
 def clear_cache() -> None:
-    """Empty the in-process test cache and the feeds' per-process copies; refuses to
-    touch any other cache backend."""
+    """Empty the in-process test cache; refuses to touch any other cache backend."""
     from django.core.cache import caches
     from django.core.cache.backends.locmem import LocMemCache
 
-    from scheduler.feeds.service import local_forget
-
-    local_forget()
     backend = caches["default"]
     if isinstance(backend, LocMemCache):
         backend.clear()
