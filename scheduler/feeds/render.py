@@ -27,11 +27,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db.models import QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, translation
 from django.utils.translation import gettext as _
@@ -332,60 +333,110 @@ def _calendar(name: str | None, description: str | None) -> Calendar:
     return calendar
 
 
-def _finish(calendar: Calendar, blocks: Sequence[tuple[bytes, _When]]) -> bytes:
+# A block as kept between renders: its bytes, and the zone and years of its local times
+# (TZID or "", first year, last year), which decide the calendar's VTIMEZONEs.
+Block = tuple[bytes, str, int, int]
+
+
+def _finish(calendar: Calendar, blocks: Sequence[Block]) -> bytes:
     """A VTIMEZONE for every TZID used (sorted, so the bytes never depend on set order),
     then the events' blocks, in the order given."""
     years: dict[str, list[int]] = {}
-    for _block, when in blocks:
-        if when.timed:
-            tzid = _tzid(when.start)
-            if tzid:
-                years.setdefault(tzid, []).extend((when.start.year, when.end.year))
+    for _block, tzid, first, last in blocks:
+        if tzid:
+            years.setdefault(tzid, []).extend((first, last))
     for tzid in sorted(years):
         calendar.add_component(vtimezone(tzid, min(years[tzid]) - 1, max(years[tzid]) + 2))
     head = calendar_bytes(calendar)
     end = b"END:VCALENDAR\r\n"
     assert head.endswith(end)
-    return b"".join((head[: -len(end)], *(block for block, _when in blocks), end))
+    return b"".join((head[: -len(end)], *(block[0] for block in blocks), end))
+
+
+_STAMP_FIELDS = ("pk", "sequence", "status", "updated_at")
+_OWNER_FIELDS = (
+    "patient_id",
+    "patient__updated_at",
+    "patient__time_zone",
+    "patient__preferences__updated_at",
+)
+
+
+def _owner_stamp(patient_id: int, changed: dt.datetime, zone: str, preferences: dt.datetime | None) -> str:
+    return f"{patient_id}|{changed.isoformat()}|{zone}|{preferences.isoformat() if preferences else '-'}"
 
 
 def _blocks(
-    events: Iterable[ScheduledEvent], *, caseload: bool, patient: Patient | None = None, feed_key: str = ""
-) -> list[tuple[bytes, _When]]:
+    events: QuerySet[ScheduledEvent] | Sequence[ScheduledEvent],
+    *,
+    caseload: bool,
+    patient: Patient | None = None,
+    feed_key: str = "",
+) -> list[Block]:
     """Each event as a folded VEVENT block.
 
     A feed keeps the blocks of its last render in one cache entry (``feeds:blocks:<feed
-    key>``, a map from what each block was made of to its bytes: the event's last change
-    and sequence, its patient's, the preferences', the site and language). After a change
-    only the changed events are written again, and the whole map is one cache read and
-    one write whatever the cache (a file cache would spend seconds on 1,000 entries)."""
-    template = nurse_event_urls() if caseload else patient_event_urls()
+    key>``, a map from a digest of what each block was made of to the block: the event's
+    last change, sequence and status, its patient's last change and zone, the
+    preferences' last change, the site and language). A render first reads only those
+    few columns of every event; the events whose blocks are not in the map are then read
+    whole and written. So after a change only the changed events are read and written
+    again, and the map is one cache read and one write whatever the cache (a file cache
+    would spend seconds on 1,000 entries)."""
     context = f"{FORMAT_VERSION}|{int(caseload)}|{settings.SITE_URL}|{translation.get_language()}"
+    own = ""
+    if patient is not None:
+        preferences = preferences_of(patient)
+        own = _owner_stamp(
+            patient.pk, patient.updated_at, patient.time_zone, preferences.updated_at if preferences else None
+        )
+    if isinstance(events, QuerySet):
+        rows = list(events.values_list(*_STAMP_FIELDS, *(() if patient is not None else _OWNER_FIELDS)))
+        instances: dict[int, ScheduledEvent] = {}
+    else:
+        instances = {event.pk: event for event in events}
+        rows = []
+        for event in events:
+            owner = event.patient if patient is None else patient
+            preferences = preferences_of(owner)
+            rows.append(
+                (event.pk, event.sequence, event.status, event.updated_at, owner.pk, owner.updated_at,
+                 owner.time_zone, preferences.updated_at if preferences else None)
+            )  # fmt: skip
+    digests = []
+    for row in rows:
+        stamp = f"{context}|{row[0]}|{row[1]}|{row[2]}|{row[3].isoformat()}|{own or _owner_stamp(*row[4:8])}"
+        digests.append(hashlib.blake2b(stamp.encode(), digest_size=16).digest())
     store = caches["default"]
     memo_key = f"feeds:blocks:{feed_key}" if feed_key else ""
-    previous = (store.get(memo_key) if memo_key else None) or {}
-    current: dict[bytes, bytes] = {}
-    blocks = []
+    previous: dict[bytes, Block] = (store.get(memo_key) if memo_key else None) or {}
+    missing = [row[0] for row, digest in zip(rows, digests, strict=True) if digest not in previous]
+    if missing and not instances:
+        assert isinstance(events, QuerySet)
+        wanted = events if len(missing) * 2 > len(rows) else events.filter(pk__in=missing)
+        instances = {event.pk: event for event in wanted}
+    template = nurse_event_urls() if caseload else patient_event_urls()
     privacies: dict[int, Privacy] = {}
-    for event in events:
-        owner = event.patient if patient is None else patient
-        preferences = preferences_of(owner)
-        when = _when(event, owner)
-        stamp = (
-            f"{context}|{event.pk}|{event.sequence}|{event.status}|{event.updated_at.isoformat()}|"
-            f"{owner.pk}|{owner.updated_at.isoformat()}|{owner.time_zone}|"
-            f"{preferences.updated_at.isoformat() if preferences else '-'}"
-        )
-        digest = hashlib.blake2b(stamp.encode(), digest_size=16).digest()
+    current: dict[bytes, Block] = {}
+    blocks: list[Block] = []
+    for row, digest in zip(rows, digests, strict=True):
         block = previous.get(digest)
         if block is None:
+            event = instances.get(row[0])
+            if event is None:  # changed or gone between the two reads: the next render has it
+                continue
+            owner = event.patient if patient is None else patient
             privacy = privacies.get(owner.pk)
             if privacy is None:
-                privacy = privacies[owner.pk] = Privacy.of(preferences)
-            block = _vevent(event, owner, privacy, caseload=caseload, url_template=template, when=when)
+                privacy = privacies[owner.pk] = Privacy.of(preferences_of(owner))
+            when = _when(event, owner)
+            tzid = (_tzid(when.start) or "") if when.timed else ""
+            years = (when.start.year, when.end.year) if tzid else (0, 0)
+            data = _vevent(event, owner, privacy, caseload=caseload, url_template=template, when=when)
+            block = (data, tzid, *years)
         current[digest] = block
-        blocks.append((block, when))
-    if memo_key and current != previous:
+        blocks.append(block)
+    if memo_key and current.keys() != previous.keys():
         store.set(memo_key, current, timeout=BLOCK_CACHE_SECONDS)
     return blocks
 
@@ -398,7 +449,9 @@ def _tzid(value: dt.datetime) -> str | None:
     return key
 
 
-def patient_calendar(*, patient: Patient, events: Iterable[ScheduledEvent], shared: bool = False) -> bytes:
+def patient_calendar(
+    *, patient: Patient, events: QuerySet[ScheduledEvent] | Sequence[ScheduledEvent], shared: bool = False
+) -> bytes:
     """The patient's own feed, or the copy shared with family (same events, own name)."""
     if shared:
         name = _("Follow-up care plan (shared)")
@@ -411,7 +464,9 @@ def patient_calendar(*, patient: Patient, events: Iterable[ScheduledEvent], shar
     return _finish(_calendar(name, description), blocks)
 
 
-def caseload_calendar(*, events: Iterable[ScheduledEvent], feed_key: str = "") -> bytes:
+def caseload_calendar(
+    *, events: QuerySet[ScheduledEvent] | Sequence[ScheduledEvent], feed_key: str = ""
+) -> bytes:
     """A nurse's caseload: events carry their patient (with preferences) selected."""
     calendar = _calendar(
         _("Caseload follow-ups"),
