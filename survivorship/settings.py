@@ -159,7 +159,7 @@ else:
     # keep FILE_CACHE_ENTRIES in the thousands. Feed rate counts live in the database.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "survivorship.cache.FileCache",  # Django's file cache, tuned (see there)
             "LOCATION": env.str("FILE_CACHE_DIR", default=str(VAR_DIR / "cache")),
             "OPTIONS": {"MAX_ENTRIES": env.int("FILE_CACHE_ENTRIES", default=3000)},
         }

@@ -9,7 +9,8 @@ Four cache entries and two tables:
   need invalidating; stale ones expire.
 * a **head** per link (under the token's hash): which feed it opens and that feed's
   current ETag, Last-Modified and marker, trusted for ``FEED_FRESH_SECONDS`` (default
-  60). Within that window a request costs one cache round trip and no SQL; after it the
+  60). Within that window a request costs its count, the head and (for a GET without
+  validators) the feed's bytes, and no other SQL; after it the
   link and the feed are checked against the database again (the token lookup and one
   aggregate query), still without rendering unless the feed changed. So a change shows
   in the feed at most ``FEED_FRESH_SECONDS`` later (calendar apps poll every few hours);
@@ -23,7 +24,8 @@ Four cache entries and two tables:
   and never backwards, and a conditional request is answered without rendering even
   when the cache lost the bytes.
 
-With Redis as the cache, the counter and the head travel in one pipelined round trip.
+With Redis as the cache, the counter and the head travel in one pipelined round trip (and
+the bytes, when wanted, in a second).
 """
 
 from __future__ import annotations
@@ -113,10 +115,6 @@ def head_cache_key(token_hash: str) -> str:
     return f"feeds:head:{token_hash}"
 
 
-def link_body_cache_key(token_hash: str) -> str:
-    return f"feeds:linkbody:{token_hash}"
-
-
 def body_cache_key(feed_key: str, marker: str) -> str:
     return f"feeds:body:{feed_key}:{marker}"
 
@@ -146,7 +144,6 @@ def feed_poll(
     slot = now_s // window
     retry_after = max(1, (slot + 1) * window - now_s)
 
-    keys = [head_cache_key(digest), *([link_body_cache_key(digest)] if want_body else [])]
     backend = _cache()
     redis = _redis_of(backend)
     if redis is not None:
@@ -156,21 +153,23 @@ def feed_poll(
             real_rate_key = backend.make_and_validate_key(f"feeds:rate:{digest[:32]}:{slot}")
             pipe.set(real_rate_key, 0, ex=window + 60, nx=True)
             pipe.incr(real_rate_key)
-        pipe.mget([backend.make_and_validate_key(key) for key in keys])
+        pipe.get(backend.make_and_validate_key(head_cache_key(digest)))
         results = pipe.execute()
         count = results[1] if limit > 0 else 0
-        values = [serializer.loads(v) if v is not None else None for v in results[-1]]
+        head = serializer.loads(results[-1]) if results[-1] is not None else None
     else:
         count = _count_in_database(digest[:32], slot) if limit > 0 else 0
-        found = backend.get_many(keys)
-        values = [found.get(key) for key in keys]
+        head = backend.get(head_cache_key(digest)) if limit <= 0 or count <= limit else None
     if limit > 0 and count > limit:
         return retry_after, None, None
-    head = values[0] if isinstance(values[0], Head) else None
+    if not isinstance(head, Head):
+        return None, None, None
     body = None
-    if head is not None and want_body and values[1] is not None:
-        etag, cached_body = values[1]
-        body = cached_body if etag == head.etag else None
+    if want_body:
+        # The feed's bytes are kept once, under its marker (not one copy per link).
+        cached = backend.get(body_cache_key(head.feed_key, head.marker))
+        if cached is not None and cached[0] == head.etag:
+            body = cached[2]
     return None, head, body
 
 
@@ -206,25 +205,19 @@ def _redis_of(backend):
     return pair
 
 
-def head_remember(raw_token: str, head: Head, body: bytes | None = None) -> None:
-    """Trust this head (and keep these bytes next to it) for FEED_FRESH_SECONDS."""
+def head_remember(raw_token: str, head: Head) -> None:
+    """Trust this head for FEED_FRESH_SECONDS."""
     fresh = _setting("FEED_FRESH_SECONDS", DEFAULT_FRESH_SECONDS)
     if fresh <= 0:
         return
-    digest = token_digest(raw_token)
-    values: dict[str, object] = {head_cache_key(digest): head}
-    if body is not None:
-        values[link_body_cache_key(digest)] = (head.etag, body)
-    _cache().set_many(values, timeout=fresh)
+    _cache().set(head_cache_key(token_digest(raw_token)), head, timeout=fresh)
 
 
 def heads_forget(token_hashes: list[str]) -> None:
     """Drop the heads of revoked links from the shared cache, so they answer 404 from the
     next request in every worker (no worker keeps a copy of its own)."""
     if token_hashes:
-        _cache().delete_many(
-            [key for h in token_hashes for key in (head_cache_key(h), link_body_cache_key(h))]
-        )
+        _cache().delete_many([head_cache_key(h) for h in token_hashes])
 
 
 # --- last use ---------------------------------------------------------------------------------
