@@ -366,6 +366,46 @@ def _owner_stamp(patient_id: int, changed: dt.datetime, zone: str, preferences: 
     return f"{patient_id}|{changed.isoformat()}|{zone}|{preferences.isoformat() if preferences else '-'}"
 
 
+def _stamp_rows(
+    events: QuerySet[ScheduledEvent] | Sequence[ScheduledEvent], patient: Patient | None
+) -> tuple[list[tuple], dict[int, ScheduledEvent]]:
+    """What each block is made of: (id, sequence, status, last change) and, without a
+    single patient, the owner's (id, last change, zone, preferences' last change). From a
+    queryset only those columns are read; from a list, the instances are kept too."""
+    if isinstance(events, QuerySet):
+        return list(events.values_list(*_STAMP_FIELDS, *(() if patient is not None else _OWNER_FIELDS))), {}
+    rows = []
+    for event in events:
+        owner = event.patient if patient is None else patient
+        preferences = preferences_of(owner)
+        rows.append(
+            (event.pk, event.sequence, event.status, event.updated_at, owner.pk, owner.updated_at,
+             owner.time_zone, preferences.updated_at if preferences else None)
+        )  # fmt: skip
+    return rows, {event.pk: event for event in events}
+
+
+class _BlockWriter:
+    """Writes the blocks of one render (the URL template and each owner's privacy once)."""
+
+    def __init__(self, *, caseload: bool, patient: Patient | None) -> None:
+        self.caseload = caseload
+        self.patient = patient
+        self.template = nurse_event_urls() if caseload else patient_event_urls()
+        self.privacies: dict[int, Privacy] = {}
+
+    def write(self, event: ScheduledEvent) -> Block:
+        owner = event.patient if self.patient is None else self.patient
+        privacy = self.privacies.get(owner.pk)
+        if privacy is None:
+            privacy = self.privacies[owner.pk] = Privacy.of(preferences_of(owner))
+        when = _when(event, owner)
+        tzid = (_tzid(when.start) or "") if when.timed else ""
+        years = (when.start.year, when.end.year) if tzid else (0, 0)
+        data = _vevent(event, owner, privacy, caseload=self.caseload, url_template=self.template, when=when)
+        return (data, tzid, *years)
+
+
 def _blocks(
     events: QuerySet[ScheduledEvent] | Sequence[ScheduledEvent],
     *,
@@ -390,19 +430,7 @@ def _blocks(
         own = _owner_stamp(
             patient.pk, patient.updated_at, patient.time_zone, preferences.updated_at if preferences else None
         )
-    if isinstance(events, QuerySet):
-        rows = list(events.values_list(*_STAMP_FIELDS, *(() if patient is not None else _OWNER_FIELDS)))
-        instances: dict[int, ScheduledEvent] = {}
-    else:
-        instances = {event.pk: event for event in events}
-        rows = []
-        for event in events:
-            owner = event.patient if patient is None else patient
-            preferences = preferences_of(owner)
-            rows.append(
-                (event.pk, event.sequence, event.status, event.updated_at, owner.pk, owner.updated_at,
-                 owner.time_zone, preferences.updated_at if preferences else None)
-            )  # fmt: skip
+    rows, instances = _stamp_rows(events, patient)
     digests = []
     for row in rows:
         stamp = f"{context}|{row[0]}|{row[1]}|{row[2]}|{row[3].isoformat()}|{own or _owner_stamp(*row[4:8])}"
@@ -415,8 +443,7 @@ def _blocks(
         assert isinstance(events, QuerySet)
         wanted = events if len(missing) * 2 > len(rows) else events.filter(pk__in=missing)
         instances = {event.pk: event for event in wanted}
-    template = nurse_event_urls() if caseload else patient_event_urls()
-    privacies: dict[int, Privacy] = {}
+    writer = _BlockWriter(caseload=caseload, patient=patient)
     current: dict[bytes, Block] = {}
     blocks: list[Block] = []
     for row, digest in zip(rows, digests, strict=True):
@@ -425,15 +452,7 @@ def _blocks(
             event = instances.get(row[0])
             if event is None:  # changed or gone between the two reads: the next render has it
                 continue
-            owner = event.patient if patient is None else patient
-            privacy = privacies.get(owner.pk)
-            if privacy is None:
-                privacy = privacies[owner.pk] = Privacy.of(preferences_of(owner))
-            when = _when(event, owner)
-            tzid = (_tzid(when.start) or "") if when.timed else ""
-            years = (when.start.year, when.end.year) if tzid else (0, 0)
-            data = _vevent(event, owner, privacy, caseload=caseload, url_template=template, when=when)
-            block = (data, tzid, *years)
+            block = writer.write(event)
         current[digest] = block
         blocks.append(block)
     if memo_key and current.keys() != previous.keys():

@@ -16,6 +16,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from icalendar import Calendar
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -139,9 +141,6 @@ LOCAL_CACHE = {
 
 def clear_cache() -> None:
     """Empty the in-process test cache; refuses to touch any other cache backend."""
-    from django.core.cache import caches
-    from django.core.cache.backends.locmem import LocMemCache
-
     backend = caches["default"]
     if isinstance(backend, LocMemCache):
         backend.clear()

@@ -4,17 +4,22 @@ limit, the cost of a poll, and the feed_url command."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import uuid
 
 import pytest
+import redis
 import time_machine
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.http import http_date
 
 from scheduler.feeds import render
 from scheduler.feeds.tokens import token_issue, token_revoke, token_rotate
-from scheduler.models import ScheduledEvent
+from scheduler.models import ReminderPreferences, ScheduledEvent
 from scheduler.models.feeds import FeedState, FeedToken
 from scheduler.plans import services
 from tests.factories import CareTeamFactory, NurseFactory, PatientFactory, ScheduledEventFactory
@@ -161,8 +166,6 @@ def test_a_change_gives_new_bytes_a_new_etag_and_a_later_last_modified(client, p
 
 
 def test_a_preference_change_is_a_change_of_the_feed(client, patient, raw):
-    from scheduler.models import ReminderPreferences
-
     before = client.get(url(raw))
     with time_machine.travel(NOW + dt.timedelta(minutes=2), tick=False):
         ReminderPreferences.objects.create(patient=patient, calendar_details=True)
@@ -285,8 +288,6 @@ def test_a_link_polled_every_few_seconds_gets_exactly_the_limit(client, raw, set
 def test_the_count_survives_a_restart_and_is_shared_by_workers(client, raw, settings):
     """The count lives in the shared store (the database, or Redis), never in a worker's
     memory: emptying every cache, as a restart of all workers would, loses nothing."""
-    from django.core.cache import caches
-
     settings.FEED_RATE_LIMIT = 5
     assert [client.get(url(raw)).status_code for _ in range(3)] == [200] * 3
     caches["default"].clear()
@@ -400,9 +401,6 @@ def test_query_count_does_not_grow_with_the_number_of_events(client, scope, sett
 
 @pytest.fixture
 def redis_cache(settings):
-    import os
-    import uuid
-
     base = os.environ["REDIS_URL"].rsplit("/", 1)[0]
     prefix = f"feedtest-{uuid.uuid4().hex[:8]}"
     settings.CACHES = {
@@ -413,8 +411,6 @@ def redis_cache(settings):
         }
     }
     yield
-    import redis
-
     client = redis.Redis.from_url(f"{base}/12")
     for key in client.scan_iter(match=f"{prefix}:*"):
         client.delete(key)
@@ -424,9 +420,6 @@ def redis_cache(settings):
 def test_with_redis_a_poll_is_one_round_trip_and_limits_and_revocation_hold(
     client, patient, raw, settings, redis_cache, django_assert_num_queries
 ):
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
-
     assert isinstance(caches["default"], RedisCache)
     settings.FEED_RATE_LIMIT = 4
     first = client.get(url(raw))
