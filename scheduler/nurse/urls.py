@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from scheduler.nurse.views import caseload, enrol, events, invite, patient, worklist
+from scheduler.nurse.views import caseload, enrol, events, feeds, invite, patient, worklist
 
 app_name = "nurse"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("worklist/", worklist.worklist, name="worklist"),
     path("worklist/book/", worklist.worklist_book, name="worklist_book"),
     path("enrol/", enrol.enrol, name="enrol"),
+    path("feeds/", feeds.feeds, name="feeds"),
+    path("feeds/<int:token_id>/<slug:action>/", feeds.feed_action, name="feed_action"),
     path("patients/<int:patient_id>/", patient.patient_detail, name="patient"),
     path("patients/<int:patient_id>/invite/", invite.invite, name="invite"),
     path("patients/<int:patient_id>/<slug:action>/", patient.patient_action, name="patient_action"),
