@@ -10,7 +10,7 @@ from .careplan import (
 )
 from .events import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
 from .extension import PlanExtensionChunk, PlanExtensionRun
-from .feeds import FeedState, FeedToken
+from .feeds import FeedRequestCount, FeedState, FeedToken
 from .interop import ApiAccessLog, ApiClient, ImportJob
 from .invitations import Invitation
 from .preferences import ReminderPreferences
@@ -26,6 +26,7 @@ __all__ = [
     "CarePlanLink",
     "CarePlanVersion",
     "CustomItem",
+    "FeedRequestCount",
     "FeedState",
     "FeedToken",
     "ImportJob",

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from scheduler.nurse.views import audit, caseload, enrol, events, invite, patient, worklist
+from scheduler.nurse.views import audit, caseload, enrol, events, feeds, invite, patient, worklist
 
 app_name = "nurse"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("worklist/<int:event_id>/missed/", worklist.worklist_close_missed, name="worklist_close_missed"),
     path("worklist.csv", worklist.worklist_csv, name="worklist_csv"),
     path("enrol/", enrol.enrol, name="enrol"),
+    path("feeds/", feeds.feeds, name="feeds"),
+    path("feeds/<int:token_id>/<slug:action>/", feeds.feed_action, name="feed_action"),
     path("patients/<int:patient_id>/", patient.patient_detail, name="patient"),
     path("patients/<int:patient_id>/invite/", invite.invite, name="invite"),
     path("patients/<int:patient_id>/audit/", audit.patient_audit, name="patient_audit"),
