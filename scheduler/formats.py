@@ -35,7 +35,13 @@ def when_text(value: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
     """A moment as a wall-clock time in ``zone`` with the zone's abbreviation."""
     if value is None:
         return ""
-    return date_format(local_datetime(value, zone), "j F Y, H:i T")
+    return f"{date_format(local_datetime(value, zone), 'j F Y')}, {clock_time_abbreviated(value, zone)}"
+
+
+def clock_time_abbreviated(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """ "10:30 CEST" (Django's "T" format is empty for a time the clocks show twice)."""
+    local = local_datetime(value, zone)
+    return f"{local:%H:%M} {local.tzname()}"
 
 
 # --- booked times: wall-clock times in the patient's zone, with the zone named -------------
@@ -49,9 +55,9 @@ def clock_time(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
     """ "10:30": the wall-clock time in ``zone`` (with the zone's abbreviation when the
     zone's clocks show that time twice, "01:30 EST")."""
     local = local_datetime(value, zone)
-    if wall_clock_is_ambiguous(local):
-        return date_format(local, "H:i T")
-    return date_format(local, "H:i")
+    if wall_clock_is_ambiguous(local):  # Django's "T" is empty for an ambiguous time
+        return f"{local:%H:%M} {local.tzname()}"
+    return f"{local:%H:%M}"
 
 
 def time_in_zone(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:

@@ -609,6 +609,9 @@ def event_book(
                 "that night. Choose another time."
             }
         )
+    # In UTC from here: an aware datetime at an ambiguous wall-clock time never compares
+    # equal to one in another zone (PEP 495), even at the same instant.
+    start = start.astimezone(dt.UTC)
     location = location.strip()
     with transaction.atomic(), _audited(actor):
         current = _locked(event, expected_version)
