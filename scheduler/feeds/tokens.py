@@ -13,6 +13,8 @@ from django.utils import timezone
 from scheduler.models.feeds import FeedToken, hash_token, new_token
 from survivorship.models import Patient, User
 
+from .service import heads_forget
+
 
 def token_issue(
     *, scope: str, patient: Patient | None = None, nurse: User | None = None, label: str = "",
@@ -49,8 +51,6 @@ def token_lookup(raw: str) -> FeedToken | None:
 
 def token_revoke(*, token: FeedToken) -> None:
     """Revoke a link; it answers 404 from the next request (its cached head is dropped)."""
-    from .service import heads_forget
-
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
@@ -59,8 +59,6 @@ def token_revoke(*, token: FeedToken) -> None:
 
 def token_rotate(*, patient: Patient, actor: User | None = None) -> tuple[FeedToken, str]:
     """Revoke the patient's own feed token(s) at once and issue a new one."""
-    from .service import heads_forget
-
     with transaction.atomic():
         active = FeedToken.objects.filter(
             patient=patient, scope=FeedToken.Scope.PATIENT, revoked_at__isnull=True

@@ -255,7 +255,7 @@ def plan_proposals(
 # --- regeneration -----------------------------------------------------------------------
 
 
-def plan_regenerate(
+def plan_regenerate(  # noqa: C901 - to split (issue 13.4)
     *,
     patient: Patient,
     today: dt.date | None = None,
@@ -733,9 +733,9 @@ def _results_store(
     }
     now = timezone.now()
     wanted = {row.key for row in judged}
-    for key, row in existing.items():
+    for key, stale in existing.items():
         if key not in wanted and key in {slot.key for slot in slots}:
-            row.delete()
+            stale.delete()
     for item in judged:
         values = {
             "analyte_id": item.analyte_id,

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from survivorship.models import CancerCase, Patient
-from tests.factories import CancerCaseFactory, CareTeamFactory, PatientFactory
+from tests.factories import CancerCaseFactory, CareTeamFactory, OrganisationFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,8 +55,6 @@ def test_mrn_is_unique_within_the_organisation():
 
 
 def test_same_mrn_in_another_organisation_is_allowed():
-    from tests.factories import OrganisationFactory
-
     first = PatientFactory(mrn="TEST-SHARED")
     other_team = CareTeamFactory(organisation=OrganisationFactory(slug="other-org", name="Other (demo)"))
     PatientFactory(mrn="TEST-SHARED", care_team=other_team)

@@ -16,7 +16,11 @@ import json
 import subprocess
 from pathlib import Path
 
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from icalendar import Calendar
+
+from scheduler.feeds.service import local_forget
 
 ROOT = Path(__file__).resolve().parents[3]
 NODE_SCRIPT = ROOT / "tests" / "js" / "parse_ics.mjs"
@@ -140,11 +144,6 @@ LOCAL_CACHE = {
 def clear_cache() -> None:
     """Empty the in-process test cache and the feeds' per-process copies; refuses to
     touch any other cache backend."""
-    from django.core.cache import caches
-    from django.core.cache.backends.locmem import LocMemCache
-
-    from scheduler.feeds.service import local_forget
-
     local_forget()
     backend = caches["default"]
     if isinstance(backend, LocMemCache):

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, vText
 
+from scheduler.feeds import render as render_module
 from scheduler.feeds.ical import fold, uid_part
 from scheduler.feeds.render import event_ics_filename, render_event_ics
 from scheduler.feeds.tokens import token_issue
@@ -490,8 +491,6 @@ def test_single_event_file_is_read_alike_by_the_three_parsers(mixed_patient):
 
 
 def test_after_a_change_only_the_changed_event_is_rendered_again(client, monkeypatch):
-    from scheduler.feeds import render as render_module
-
     patient = PatientFactory()
     events = [ScheduledEventFactory(patient=patient) for _ in range(6)]
     raw = patient_token(patient)

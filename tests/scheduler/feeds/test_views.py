@@ -4,17 +4,23 @@ limit, the cost of a poll, and the feed_url command."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import uuid
 
 import pytest
+import redis
 import time_machine
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.http import http_date
 
-from scheduler.feeds import render
+from scheduler.feeds import render, service
+from scheduler.feeds.service import token_digest
 from scheduler.feeds.tokens import token_issue, token_revoke, token_rotate
-from scheduler.models import ScheduledEvent
+from scheduler.models import ReminderPreferences, ScheduledEvent
 from scheduler.models.feeds import FeedState, FeedToken
 from scheduler.plans import services
 from tests.factories import CareTeamFactory, NurseFactory, PatientFactory, ScheduledEventFactory
@@ -161,8 +167,6 @@ def test_a_change_gives_new_bytes_a_new_etag_and_a_later_last_modified(client, p
 
 
 def test_a_preference_change_is_a_change_of_the_feed(client, patient, raw):
-    from scheduler.models import ReminderPreferences
-
     before = client.get(url(raw))
     with time_machine.travel(NOW + dt.timedelta(minutes=2), tick=False):
         ReminderPreferences.objects.create(patient=patient, calendar_details=True)
@@ -271,20 +275,14 @@ def test_a_runaway_client_gets_429_with_retry_after(client, raw, settings):
 
 
 def test_requests_answered_from_memory_are_still_counted_and_limited(client, raw, settings):
-    from scheduler.feeds.service import token_digest
-
     settings.FEED_RATE_LIMIT = 20  # counted in batches of 2 towards the shared counter
     answers = [client.get(url(raw)).status_code for _ in range(23)]
     assert answers == [200] * 20 + [429] * 3
     slot = int(NOW.timestamp()) // settings.FEED_RATE_WINDOW
-    from django.core.cache import cache
-
     assert cache.get(f"feeds:rate:{token_digest(raw)[:32]}:{slot}") >= 20
 
 
 def test_a_link_polled_in_a_loop_costs_no_cache_round_trip(client, raw, monkeypatch):
-    from scheduler.feeds import service
-
     etag = client.get(url(raw))["ETag"]
     client.get(url(raw), headers={"if-none-match": etag})  # now also in this worker's memory
     monkeypatch.setattr(service, "_cache", lambda: pytest.fail("the shared cache was used"))
@@ -380,9 +378,6 @@ def test_query_count_does_not_grow_with_the_number_of_events(client, scope, sett
 
 @pytest.fixture
 def redis_cache(settings):
-    import os
-    import uuid
-
     base = os.environ["REDIS_URL"].rsplit("/", 1)[0]
     prefix = f"feedtest-{uuid.uuid4().hex[:8]}"
     settings.CACHES = {
@@ -393,8 +388,6 @@ def redis_cache(settings):
         }
     }
     yield
-    import redis
-
     client = redis.Redis.from_url(f"{base}/12")
     for key in client.scan_iter(match=f"{prefix}:*"):
         client.delete(key)
@@ -404,9 +397,6 @@ def redis_cache(settings):
 def test_with_redis_a_poll_is_one_round_trip_and_limits_and_revocation_hold(
     client, patient, raw, settings, redis_cache, django_assert_num_queries
 ):
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
-
     assert isinstance(caches["default"], RedisCache)
     settings.FEED_RATE_LIMIT = 4
     first = client.get(url(raw))
