@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 import redis
@@ -62,6 +63,7 @@ _GATES = {
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "node: needs node and the npm test packages")
+    _test_run_setup()
     if CI:
         problems = [f"{name}: {why}" for name, gate in _GATES.items() for ok, why in [gate()] if not ok]
         if problems:
@@ -69,6 +71,18 @@ def pytest_configure(config: pytest.Config) -> None:
                 "CI=true but required services are unavailable (nothing may be skipped under CI):\n  "
                 + "\n  ".join(problems)
             )
+
+
+def _test_run_setup() -> None:
+    """What the settings leave to whoever runs the app (they create nothing and have no test
+    mode; pyproject.toml's [tool.pytest_env] sets the environment): without Redis, each test
+    process has a cache of its own in memory (not the shared files under var/cache), and the
+    embedded broker's folders and the static root exist (make run creates them for the app)."""
+    if not settings.REDIS_URL:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        for folder in ("data_folder_in", "processed_folder"):
+            Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[folder]).mkdir(parents=True, exist_ok=True)
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -44,14 +44,8 @@ from scheduler.models.feeds import FeedState, FeedToken
 
 from .selectors import Feed
 
-DEFAULT_RATE_LIMIT = 60  # requests per link per window
-DEFAULT_RATE_WINDOW = 60 * 60  # seconds
-DEFAULT_CACHE_SECONDS = 24 * 60 * 60
-DEFAULT_FRESH_SECONDS = 60
-DEFAULT_TOUCH_SECONDS = 5 * 60  # record last use at most this often (no write per poll)
-DEFAULT_LOCAL_SECONDS = 5  # a link's head and bytes kept in each worker's memory
-DEFAULT_LOCAL_BYTES = 32 * 1024 * 1024  # memory budget of those copies, per worker
-DEFAULT_LOCAL_ENTRIES = 2000
+# The FEED_* settings (rate limit, freshness, cache and in-memory copies) are in settings.py.
+DEFAULT_LOCAL_ENTRIES = 2000  # links kept in each worker's memory at most
 
 
 @dataclass(frozen=True)
@@ -85,12 +79,13 @@ class Head:
 _settings: dict[str, int] = {}
 
 
-def _setting(name: str, default: int) -> int:
-    """An integer setting, read once (a miss on Django's settings costs an exception)."""
+def _setting(name: str) -> int:
+    """An integer setting, read once per change (reading Django's settings is not free on
+    this path, which runs on every poll)."""
     try:
         return _settings[name]
     except KeyError:
-        value = _settings[name] = int(getattr(settings, name, default))
+        value = _settings[name] = int(getattr(settings, name))
         return value
 
 
@@ -160,7 +155,7 @@ def local_forget(digests: list[str] | None = None) -> None:
 def _local_keep(digest: str, entry: _Local, now: float) -> None:
     global _local_bytes
     size = len(entry.body) if entry.body is not None else 0
-    budget = _setting("FEED_LOCAL_BYTES", DEFAULT_LOCAL_BYTES)
+    budget = _setting("FEED_LOCAL_BYTES")
     if size > budget // 4:
         entry.body, size = None, 0
     local_forget([digest])
@@ -188,8 +183,8 @@ def feed_poll(  # noqa: C901 - to split (issue 13.4)
     limit (at most 100), so across several workers the limit may be passed by at most
     one batch per worker before 429s start (a single worker is exact)."""
     digest = token_digest(raw_token)
-    limit = _setting("FEED_RATE_LIMIT", DEFAULT_RATE_LIMIT)
-    window = max(1, _setting("FEED_RATE_WINDOW", DEFAULT_RATE_WINDOW))
+    limit = _setting("FEED_RATE_LIMIT")
+    window = max(1, _setting("FEED_RATE_WINDOW"))
     now_f = (now or timezone.now()).timestamp()
     now_s = int(now_f)
     slot = now_s // window
@@ -240,12 +235,10 @@ def feed_poll(  # noqa: C901 - to split (issue 13.4)
         etag, cached_body = values[1]
         body = cached_body if etag == head.etag else None
     if head is not None and (body is not None or not want_body):
-        local_seconds = _setting("FEED_LOCAL_SECONDS", DEFAULT_LOCAL_SECONDS)
+        local_seconds = _setting("FEED_LOCAL_SECONDS")
         if local_seconds > 0:
             # Never trusted longer than the shared head itself (FEED_FRESH_SECONDS after its check).
-            expires = min(
-                now_f + local_seconds, head.checked + _setting("FEED_FRESH_SECONDS", DEFAULT_FRESH_SECONDS)
-            )
+            expires = min(now_f + local_seconds, head.checked + _setting("FEED_FRESH_SECONDS"))
             entry = _Local(expires=expires, head=head, body=body, slot=slot, counted=count)
             _local_keep(digest, entry, now_f)
     return None, head, body
@@ -286,7 +279,7 @@ def _redis_of(backend):
 
 def head_remember(raw_token: str, head: Head, body: bytes | None = None) -> None:
     """Trust this head (and keep these bytes next to it) for FEED_FRESH_SECONDS."""
-    fresh = _setting("FEED_FRESH_SECONDS", DEFAULT_FRESH_SECONDS)
+    fresh = _setting("FEED_FRESH_SECONDS")
     if fresh <= 0:
         return
     digest = token_digest(raw_token)
@@ -315,7 +308,7 @@ def token_touch(
     """Record when and by what client a link was last used, at most every few minutes
     (a poll must not cost a write). Returns the new last-used time if it wrote."""
     now = now or timezone.now()
-    every = dt.timedelta(seconds=_setting("FEED_TOUCH_SECONDS", DEFAULT_TOUCH_SECONDS))
+    every = dt.timedelta(seconds=_setting("FEED_TOUCH_SECONDS"))
     if last_used is not None and now - last_used < every:
         return None
     FeedToken.objects.filter(pk=token_id).update(last_used_at=now, last_user_agent=(user_agent or "")[:300])
@@ -347,7 +340,7 @@ def feed_render(feed: Feed, *, now: dt.datetime | None = None) -> Snapshot:
     _cache().set(
         body_cache_key(feed.key, feed.marker),
         (etag, int(last_modified.timestamp()), body),
-        timeout=_setting("FEED_CACHE_SECONDS", DEFAULT_CACHE_SECONDS),
+        timeout=_setting("FEED_CACHE_SECONDS"),
     )
     return Snapshot(etag=etag, last_modified=last_modified, body=body)
 
