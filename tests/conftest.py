@@ -16,6 +16,8 @@ import pytest
 import redis
 from django.conf import settings
 
+from tests.factories import CareTeamFactory, NurseFactory
+
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -91,6 +93,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for name, (ok, why) in results.items():
             if not ok and item.get_closest_marker(name):
                 item.add_marker(pytest.mark.skip(reason=f"[{name}] {why}"))
+
+
+@pytest.fixture
+def nurse():
+    """A nurse (in no team until one is made with ``team`` or a factory)."""
+    return NurseFactory()
+
+
+@pytest.fixture
+def team(nurse):
+    """A care team whose one nurse is ``nurse``."""
+    return CareTeamFactory(nurses=[nurse])
 
 
 @pytest.fixture(autouse=True)

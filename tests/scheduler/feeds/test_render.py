@@ -9,11 +9,11 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.core.cache import caches
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, vText
 
-from scheduler.feeds import render as render_module
 from scheduler.feeds.ical import fold, uid_part
 from scheduler.feeds.render import event_ics_filename, render_event_ics
 from scheduler.feeds.tokens import token_issue
@@ -490,20 +490,24 @@ def test_single_event_file_is_read_alike_by_the_three_parsers(mixed_patient):
     assert parsed["start"] == ("20270302T093000", "Europe/London")
 
 
-def test_after_a_change_only_the_changed_event_is_rendered_again(client, monkeypatch):
+def test_after_a_change_only_the_changed_event_is_rendered_again(client, settings):
+    """Each event's block is rendered once and kept in the cache until the event changes."""
+    settings.CACHES = {"default": {"BACKEND": "tests.doubles.RecordingCache"}}
     patient = PatientFactory()
     events = [ScheduledEventFactory(patient=patient) for _ in range(6)]
     raw = patient_token(patient)
-    calls = []
-    real = render_module._vevent
-    monkeypatch.setattr(render_module, "_vevent", lambda *a, **kw: calls.append(a[0].pk) or real(*a, **kw))
+
+    def blocks_written() -> list[str]:
+        written = [key for key in caches["default"].written if key.startswith("feeds:vevent:")]
+        caches["default"].written.clear()
+        return written
+
     first = feed(client, raw)
-    assert sorted(calls) == sorted(e.pk for e in events)
-    calls.clear()
+    assert len(blocks_written()) == len(events)
     with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
         services.event_move(event=events[2], actor=None, new_due=events[2].due_date + dt.timedelta(days=1))
         second = feed(client, raw)
-    assert calls == [events[2].pk]
+    assert len(blocks_written()) == 1
     clear_cache()  # rendered from nothing, the bytes are the same
     with time_machine.travel(NOW + dt.timedelta(minutes=10), tick=False):
         assert feed(client, raw) == second != first

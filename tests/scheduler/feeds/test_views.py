@@ -17,7 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.http import http_date
 
-from scheduler.feeds import render, service
+from scheduler.feeds import render
 from scheduler.feeds.service import token_digest
 from scheduler.feeds.tokens import token_issue, token_revoke, token_rotate
 from scheduler.models import ReminderPreferences, ScheduledEvent
@@ -282,10 +282,10 @@ def test_requests_answered_from_memory_are_still_counted_and_limited(client, raw
     assert cache.get(f"feeds:rate:{token_digest(raw)[:32]}:{slot}") >= 20
 
 
-def test_a_link_polled_in_a_loop_costs_no_cache_round_trip(client, raw, monkeypatch):
+def test_a_link_polled_in_a_loop_costs_no_cache_round_trip(client, raw, settings):
     etag = client.get(url(raw))["ETag"]
     client.get(url(raw), headers={"if-none-match": etag})  # now also in this worker's memory
-    monkeypatch.setattr(service, "_cache", lambda: pytest.fail("the shared cache was used"))
+    settings.CACHES = {"default": {"BACKEND": "tests.doubles.RefusingCache"}}
     for _ in range(5):
         assert client.get(url(raw), headers={"if-none-match": etag}).status_code == 304
 
