@@ -167,7 +167,7 @@ def _local_keep(digest: str, entry: _Local, now: float) -> None:
     _local_bytes += size
 
 
-def feed_poll(  # noqa: C901 - to split (issue 13.4)
+def feed_poll(
     raw_token: str, *, want_body: bool, now: dt.datetime | None = None
 ) -> tuple[int | None, Head | None, bytes | None]:
     """Count a request for this link (known or not, so guessing is limited too) and
@@ -198,35 +198,11 @@ def feed_poll(  # noqa: C901 - to split (issue 13.4)
         and entry.slot == slot
         and (entry.body is not None or not want_body)
     ):
-        if limit <= 0:
-            return None, entry.head, entry.body
-        entry.pending += 1
-        if entry.counted + entry.pending > limit:
-            return retry_after, None, None
-        if entry.pending >= max(1, min(100, limit // 10)):
-            entry.counted, entry.pending = _count(rate_key, entry.pending, window), 0
-            if entry.counted > limit:
-                return retry_after, None, None
-        return None, entry.head, entry.body
+        limited = _count_in_memory(entry, limit=limit, rate_key=rate_key, window=window)
+        return (retry_after, None, None) if limited else (None, entry.head, entry.body)
 
     keys = [head_cache_key(digest), *([link_body_cache_key(digest)] if want_body else [])]
-    backend = _cache()
-    redis = _redis_of(backend)
-    if redis is not None:
-        client, serializer = redis
-        pipe = client.pipeline(transaction=False)
-        if limit > 0:
-            real_rate_key = backend.make_and_validate_key(rate_key)
-            pipe.set(real_rate_key, 0, ex=window + 60, nx=True)
-            pipe.incr(real_rate_key)
-        pipe.mget([backend.make_and_validate_key(key) for key in keys])
-        results = pipe.execute()
-        count = results[1] if limit > 0 else 0
-        values = [serializer.loads(v) if v is not None else None for v in results[-1]]
-    else:
-        count = _count(rate_key, 1, window) if limit > 0 else 0
-        found = backend.get_many(keys)
-        values = [found.get(key) for key in keys]
+    count, values = _count_and_fetch(rate_key, keys, limit=limit, window=window)
     if limit > 0 and count > limit:
         return retry_after, None, None
     head = values[0] if isinstance(values[0], Head) else None
@@ -242,6 +218,42 @@ def feed_poll(  # noqa: C901 - to split (issue 13.4)
             entry = _Local(expires=expires, head=head, body=body, slot=slot, counted=count)
             _local_keep(digest, entry, now_f)
     return None, head, body
+
+
+def _count_in_memory(entry: _Local, *, limit: int, rate_key: str, window: int) -> bool:
+    """Count a request answered from this process's memory; True when it is over the limit.
+    The shared counter is told in batches (see :func:`feed_poll`)."""
+    if limit <= 0:
+        return False
+    entry.pending += 1
+    if entry.counted + entry.pending > limit:
+        return True
+    if entry.pending >= max(1, min(100, limit // 10)):
+        entry.counted, entry.pending = _count(rate_key, entry.pending, window), 0
+        if entry.counted > limit:
+            return True
+    return False
+
+
+def _count_and_fetch(rate_key: str, keys: list[str], *, limit: int, window: int) -> tuple[int, list]:
+    """Count one request on the shared counter (unless the limit is off) and read ``keys``,
+    in one round trip on Redis: (the new count, the values of ``keys``, None if missing)."""
+    backend = _cache()
+    redis = _redis_of(backend)
+    if redis is not None:
+        client, serializer = redis
+        pipe = client.pipeline(transaction=False)
+        if limit > 0:
+            real_rate_key = backend.make_and_validate_key(rate_key)
+            pipe.set(real_rate_key, 0, ex=window + 60, nx=True)
+            pipe.incr(real_rate_key)
+        pipe.mget([backend.make_and_validate_key(key) for key in keys])
+        results = pipe.execute()
+        count = results[1] if limit > 0 else 0
+        return count, [serializer.loads(v) if v is not None else None for v in results[-1]]
+    count = _count(rate_key, 1, window) if limit > 0 else 0
+    found = backend.get_many(keys)
+    return count, [found.get(key) for key in keys]
 
 
 def _count(rate_key: str, amount: int, window: int) -> int:
