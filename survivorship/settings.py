@@ -160,10 +160,15 @@ if REDIS_URL:
         }
     }
 else:
+    # The embedded default: a file cache shared by the web workers, worker and beat. A feed
+    # takes a few entries (its blocks, its bytes, a head per link) and a poll reads two, so
+    # the cache holds a few thousand entries; Django lists the directory when it culls, so
+    # keep FILE_CACHE_ENTRIES in the thousands. Feed rate counts live in the database.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
+            "BACKEND": "survivorship.cache.FileCache",  # Django's file cache, tuned (see there)
+            "LOCATION": env.str("FILE_CACHE_DIR", default=str(VAR_DIR / "cache")),
+            "OPTIONS": {"MAX_ENTRIES": env.int("FILE_CACHE_ENTRIES", default=3000)},
         }
     }
 
@@ -334,10 +339,6 @@ FEED_FRESH_SECONDS = env.int("FEED_FRESH_SECONDS", default=60)
 FEED_CACHE_SECONDS = env.int("FEED_CACHE_SECONDS", default=24 * 60 * 60)
 # A feed link's last use is written at most this often (no database write per poll).
 FEED_TOUCH_SECONDS = env.int("FEED_TOUCH_SECONDS", default=5 * 60)
-# Each worker process also keeps a link's head and bytes in memory for this long, within
-# this memory budget.
-FEED_LOCAL_SECONDS = env.int("FEED_LOCAL_SECONDS", default=5)
-FEED_LOCAL_BYTES = env.int("FEED_LOCAL_BYTES", default=32 * 1024 * 1024)
 
 # --- Survivorship care plans ---------------------------------------------------------
 # Days a one-time link for the primary care provider stays usable (it also stops after one use).
