@@ -1,6 +1,6 @@
 """The plan service: the one way a follow-up plan is created, regenerated and edited.
 
-Views, admin actions, management commands and tasks call these functions; they own the
+Views, management commands and tasks call these functions; they own the
 transaction and the audit trail (django-simple-history records every change with its
 user, see ``_audited``).
 

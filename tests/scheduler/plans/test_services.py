@@ -32,11 +32,6 @@ def _frozen_clock():
         yield
 
 
-@pytest.fixture
-def nurse():
-    return NurseFactory()
-
-
 def enrol(
     nurse, *, cancer_type="colorectal", facts=None, remission=dt.date(2025, 2, 10), mrn="TEST-1", zone=None
 ):
