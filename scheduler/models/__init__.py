@@ -10,7 +10,8 @@ from .careplan import (
 )
 from .events import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
 from .extension import PlanExtensionChunk, PlanExtensionRun
-from .feeds import FeedState, FeedToken
+from .feeds import FeedRequestCount, FeedState, FeedToken
+from .interop import ApiAccessLog, ApiClient, ImportJob
 from .invitations import Invitation
 from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
@@ -19,12 +20,16 @@ from .undo import SurveillanceChange
 
 __all__ = [
     "AnalyteResult",
+    "ApiAccessLog",
+    "ApiClient",
     "CarePlan",
     "CarePlanLink",
     "CarePlanVersion",
     "CustomItem",
+    "FeedRequestCount",
     "FeedState",
     "FeedToken",
+    "ImportJob",
     "Invitation",
     "ItemOverride",
     "Kind",

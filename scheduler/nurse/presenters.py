@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from scheduler import formats
 from scheduler.models import ScheduledEvent, SurveillanceChange
 from scheduler.nurse import charts
 from scheduler.plans import markers, selectors, services
@@ -26,7 +27,7 @@ from scheduler.rules import Protocol, RulesError, default_library
 from survivorship.models import CancerCase, Patient, User
 
 QUICK_ACTION_DAYS = 90  # open events this close get inline actions on the patient page
-WORKLIST_PAGE_SIZE = 20
+WORKLIST_PAGE_SIZE = 40
 FAILED_LIMIT = 25
 
 
@@ -67,42 +68,40 @@ def remission_summary(case: CancerCase | None, today: dt.date) -> Remission | No
 
 
 @dataclass
-class WorklistGroup:
-    patient: Patient
-    events: list[ScheduledEvent] = field(default_factory=list)
-    rising: list[markers.MarkerSeries] = field(default_factory=list)
-
-
-@dataclass
 class Worklist:
     page: Page
-    groups: list[WorklistGroup]
+    rows: list[ScheduledEvent]
     total: int
     failed: list
     failed_more: bool
 
 
 def worklist(
-    patients: QuerySet[Patient], events: QuerySet[ScheduledEvent], today: dt.date, page: int
+    patients: QuerySet[Patient], rows: QuerySet[ScheduledEvent], today: dt.date, page: int
 ) -> Worklist:
-    """The worklist's page of patients (most urgent first) with their open events; only the
-    patients of the page are loaded."""
-    paged = Paginator(selectors.worklist_patient_order(events), WORKLIST_PAGE_SIZE).get_page(page)
-    page_ids = [row["patient_id"] for row in paged.object_list]
-    loaded = Patient.objects.select_related("cancer_case", "organisation").in_bulk(page_ids)
-    groups = {pk: WorklistGroup(patient=loaded[pk]) for pk in page_ids}
-    for event in events.filter(patient_id__in=list(groups)).order_by("due_date", "pk"):
-        group = groups[event.patient_id]
-        event.patient = group.patient
-        _annotate(event, today)
-        group.events.append(event)
-    for patient_id, rising in selectors.rising_flags(g.patient for g in groups.values()).items():
-        groups[patient_id].rising = rising
+    """One page of the worklist's rows (already filtered and ordered): only the rows of the
+    page are loaded, with their patient, team and assignee, the ids of the missed
+    occurrences they stand for and their patients' rising markers. A constant number of
+    queries whatever the caseload."""
+    related = ("patient__cancer_case", "patient__care_team", "patient__organisation", "assigned_to")
+    paged = Paginator(rows.select_related(*related), WORKLIST_PAGE_SIZE).get_page(page)
+    events = list(paged.object_list)
+    missed = selectors.superseded_ids(events, today)
+    patients_on_page = {event.patient_id: event.patient for event in events}
+    rising = selectors.rising_flags(patients_on_page.values())
+    for event in events:
+        event.overdue = event.is_overdue(today)
+        event.missed_ids = missed.get(event.pk, [])
+        event.rising = rising.get(event.patient_id, [])
+        if event.booked_start:
+            # Naive on purpose: the template's date filter would convert an aware time to the
+            # active (nurse's) zone; this is the wall-clock time in the patient's zone.
+            event.booked_text = formats.booked_when(event.booked_start, event.patient.zone, "j M Y")
     failed = list(selectors.failed_reminders(patients)[:FAILED_LIMIT])
     return Worklist(
         page=paged,
-        groups=list(groups.values()),
-        total=events.count() if paged.paginator.count else 0,
+        rows=events,
+        total=paged.paginator.count,
         failed=failed,
         failed_more=len(failed) == FAILED_LIMIT,
     )
@@ -120,7 +119,12 @@ def _annotate(event: ScheduledEvent, today: dt.date, *, soon: dt.date | None = N
     event.slots = markers.slots_for(item_id=event.item_id, kind=event.kind, title=event.title)
     event.share_default = event.patient.organisation.share_results_by_default if event.slots else False
     if event.booked_start:
-        event.booked_local = event.booked_start.astimezone(event.patient.zone)
+        # Strings, not datetimes: a template would convert an aware datetime to the active
+        # zone (see scheduler.formats).
+        zone = event.patient.zone
+        event.booked_text = formats.booked_when(event.booked_start, zone)
+        event.booked_input_date = formats.input_date(event.booked_start, zone)
+        event.booked_input_time = formats.input_time(event.booked_start, zone)
 
 
 # --- the plan: what is next, then the years, folded --------------------------------------------
@@ -362,11 +366,9 @@ def event_page(event: ScheduledEvent, today: dt.date) -> dict[str, object]:
 
 
 def booked_message(event: ScheduledEvent) -> str:
-    local = event.booked_start.astimezone(event.patient.zone)
-    return _("Booked: %(title)s on %(when)s (%(zone)s).") % {
+    return _("Booked: %(title)s on %(when)s.") % {
         "title": event.title,
-        "when": local.strftime("%d %b %Y at %H:%M"),
-        "zone": event.patient.zone,
+        "when": formats.booked_when(event.booked_start, event.patient.zone),
     }
 
 

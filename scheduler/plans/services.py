@@ -1,6 +1,6 @@
 """The plan service: the one way a follow-up plan is created, regenerated and edited.
 
-Views, admin actions, management commands and tasks call these functions; they own the
+Views, management commands and tasks call these functions; they own the
 transaction and the audit trail (django-simple-history records every change with its
 user, see ``_audited``).
 
@@ -23,6 +23,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -32,7 +33,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from scheduler import rules
+from scheduler import formats, rules
 from scheduler.models import (
     AnalyteResult,
     CustomItem,
@@ -47,6 +48,7 @@ from scheduler.models import (
 from scheduler.plans import markers
 from scheduler.reminders.service import reminders_sync
 from survivorship.models import CancerCase, Patient, User
+from survivorship.timezones import wall_clock_exists
 
 logger = logging.getLogger(__name__)
 
@@ -419,6 +421,42 @@ def patient_enrol(*, patient: Patient, case: CancerCase, actor: User | None) -> 
         return plan_regenerate(patient=patient, actor=actor, reason="enrolment")
 
 
+PATIENT_DETAIL_FIELDS = (
+    "display_name",
+    "date_of_birth",
+    "time_zone",
+    "email",
+    "phone",
+    "reminder_channel",
+    "care_team",
+)
+
+
+def patient_details_update(*, patient: Patient, actor: User | None, **changes: object) -> list[str]:
+    """Change a patient's details (``PATIENT_DETAIL_FIELDS``); returns the fields changed.
+    A new time zone re-times the pending reminders of the open events."""
+    unknown = set(changes) - set(PATIENT_DETAIL_FIELDS)
+    if unknown:
+        raise PlanError(f"These details cannot be changed here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic(), _audited(actor):
+        changed = [name for name, value in changes.items() if getattr(patient, name) != value]
+        if not changed:
+            return []
+        for name in changed:
+            setattr(patient, name, changes[name])
+        patient.full_clean(exclude=["user"])
+        patient.save(update_fields=[*changed, "updated_at"])
+        if "time_zone" in changed:
+            _reminders_sync(
+                list(
+                    ScheduledEvent.objects.filter(
+                        patient_id=patient.pk, status__in=ScheduledEvent.OPEN_STATUSES
+                    ).values_list("pk", flat=True)
+                )
+            )
+        return changed
+
+
 def case_update(*, case: CancerCase, actor: User | None, **changes: object) -> PlanChange:
     """Change remission date, cancer type or facts, then regenerate the plan."""
     with transaction.atomic(), _audited(actor):
@@ -711,20 +749,45 @@ def event_book(
     *, event: ScheduledEvent, actor: User | None, start: dt.datetime, duration_minutes: int, location: str,
     expected_version: int | None = None, allow_past: bool = False,
 ) -> ScheduledEvent:  # fmt: skip
+    """Book the event at ``start``: an aware datetime, normally the wall-clock time the
+    nurse entered in the patient's zone (``tzinfo`` that zone). A wall-clock time the
+    zone's clocks skip (the spring-forward gap) is refused; in an overlap it means the
+    first occurrence (``survivorship.timezones``). Booking again exactly what is booked
+    changes nothing (no new version, no calendar update)."""
     if timezone.is_naive(start):
-        raise PlanError("The booked time needs a time zone.")
-    if start < timezone.now() and not allow_past:
-        raise PlanError("The booked time is in the past. Tick “recorded after the fact” to book a past time.")
+        raise ValidationError({"start": "The booked time needs a time zone."})
+    if isinstance(start.tzinfo, ZoneInfo) and not wall_clock_exists(start):
+        day, zone = formats.long_date(start.date()), start.tzinfo.key
+        raise ValidationError(
+            {
+                "start": f"{start:%H:%M} does not exist on {day} in {zone}: the clocks go forward "
+                "that night. Choose another time."
+            }
+        )
+    # In UTC from here: an aware datetime at an ambiguous wall-clock time never compares
+    # equal to one in another zone (PEP 495), even at the same instant.
+    start = start.astimezone(dt.UTC)
+    location = location.strip()
     with transaction.atomic(), _audited(actor):
         current = _locked(event, expected_version)
         if current.status in (ScheduledEvent.Status.COMPLETED, ScheduledEvent.Status.CANCELLED):
             raise PlanError(f"A {current.get_status_display().lower()} event cannot be booked.")
+        same_time = current.status == ScheduledEvent.Status.BOOKED and current.booked_start == start
+        if same_time and (current.duration_minutes, current.location) == (duration_minutes, location):
+            return current
+        if start < timezone.now() and not allow_past and not same_time:
+            raise ValidationError(
+                {
+                    "allow_past": "This time is in the past. Tick “recorded after the fact” if the "
+                    "appointment already happened."
+                }
+            )
         local_day = start.astimezone(current.patient.zone).date()
         current.status = ScheduledEvent.Status.BOOKED
         current.status_reason = ""
         current.booked_start = start
         current.duration_minutes = duration_minutes
-        current.location = location.strip()
+        current.location = location
         fields = {"status", "status_reason", "booked_start", "duration_minutes", "location"}
         if not current.window_start <= local_day <= current.window_end:
             # Booked outside its window (an overdue item caught up): the appointment's day is
@@ -858,8 +921,11 @@ def _results_store(
 
 
 def event_skip(
-    *, event: ScheduledEvent, actor: User | None, reason: str, expected_version: int | None = None
-) -> ScheduledEvent:
+    *, event: ScheduledEvent, actor: User | None, reason: str, missed: bool = False,
+    expected_version: int | None = None,
+) -> ScheduledEvent:  # fmt: skip
+    """Close an open event as skipped (a decision) or, with ``missed``, as missed (it was
+    not done in time); either way it needs a reason."""
     if not reason.strip():
         raise PlanError("A reason is required to skip an event.")
     with transaction.atomic(), _audited(actor):
@@ -868,7 +934,8 @@ def event_skip(
             raise PlanError(f"This event is already {current.get_status_display().lower()}.")
         current.status = ScheduledEvent.Status.SKIPPED
         current.status_reason = reason.strip()[:300]
-        return _save(current, actor, {"status", "status_reason"})
+        current.missed = missed
+        return _save(current, actor, {"status", "status_reason", "missed"})
 
 
 def event_move(
@@ -903,24 +970,22 @@ def event_update_notes(
         return _save(current, actor, {"notes"})
 
 
-def events_mark_booked(
-    *, events: Sequence[ScheduledEvent], actor: User | None, start_time: dt.time, location: str,
-    duration_minutes: int = 30,
-) -> int:  # fmt: skip
-    """Bulk "mark booked" from the worklist: each event on its due date at ``start_time``
-    in the patient's zone. Closed events are left alone. Returns how many were booked."""
-    booked = 0
-    for event in events:
-        if event.status != ScheduledEvent.Status.PLANNED:
-            continue
-        zone = event.patient.zone
-        start = dt.datetime.combine(event.due_date, start_time, tzinfo=zone)
-        event_book(
-            event=event, actor=actor, start=start, duration_minutes=duration_minutes, location=location,
-            allow_past=True,
-        )  # fmt: skip
-        booked += 1
-    return booked
+def event_assign(
+    *, event: ScheduledEvent, actor: User | None, nurse: User | None, expected_version: int | None = None
+) -> ScheduledEvent:
+    """Give an open event to a nurse of the patient's care team (``None``: to nobody)."""
+    with transaction.atomic(), _audited(actor):
+        current = _locked(event, expected_version)
+        if current.status in ScheduledEvent.CLOSED_STATUSES:
+            raise PlanError(f"A {current.get_status_display().lower()} event cannot be assigned.")
+        if nurse is not None and not (
+            nurse.is_nurse and current.patient.care_team.members.filter(pk=nurse.pk).exists()
+        ):
+            raise ValidationError({"assignee": [f"{nurse} is not a nurse of this patient’s care team."]})
+        if current.assigned_to_id == (nurse.pk if nurse else None):
+            return current
+        current.assigned_to = nurse
+        return _save(current, actor, {"assigned_to"})
 
 
 def patient_view_log(*, patient: Patient, user: User, path: str) -> None:
@@ -937,14 +1002,15 @@ __all__ = [
     "UndoResult",
     "case_update",
     "custom_item_add",
+    "event_assign",
     "event_book",
     "event_complete",
     "event_move",
     "event_skip",
     "event_update_notes",
-    "events_mark_booked",
     "override_remove",
     "override_set",
+    "patient_details_update",
     "patient_enrol",
     "patient_view_log",
     "plan_proposals",

@@ -47,11 +47,6 @@ def nurse():
 
 
 @pytest.fixture
-def team(nurse):
-    return CareTeamFactory(nurses=[nurse])
-
-
-@pytest.fixture
 def other_nurse():
     other = NurseFactory()
     CareTeamFactory(nurses=[other])
@@ -203,8 +198,10 @@ def test_caseload_shows_name_mrn_type_remission_next_due_and_overdue_count(clien
     assert "Colorectal cancer" in body
     assert "2.0 years" in body
     assert "High vigilance" in body
-    assert "Later scan" in body  # the earliest open event is the next due
-    assert "! 2" in body  # two overdue, by their windows
+    # Overdue items are counted as overdue, with the oldest due date; "next due" is the next
+    # item still ahead, never a date in the past without saying so (issue 14.4).
+    assert "Later scan" not in body and "Late scan" not in body
+    assert "! 2" in body and "oldest due 1 Mar 2026" in body  # two overdue, by their windows
 
 
 def test_caseload_filters_by_search_type_status_overdue_and_due_within(client_nurse, team, nurse):
@@ -316,7 +313,9 @@ def test_patient_page_queries_do_not_grow_with_the_plan(client_nurse, patient, d
 
 def test_worklist_lists_overdue_and_due_soon_grouped_by_patient(client_nurse, team, nurse, other_nurse):
     patient = enrol(team, nurse, name="Grace Placeholder", mrn="GH-1")
-    ScheduledEventFactory(patient=patient, key="late#1", title="Overdue scan", due_date=dt.date(2026, 4, 1))
+    ScheduledEventFactory(
+        patient=patient, key="late#1", item_id="late", title="Overdue scan", due_date=dt.date(2026, 4, 1)
+    )
     ScheduledEventFactory(patient=patient, key="soon#1", title="Soon visit", due_date=dt.date(2026, 6, 25))
     ScheduledEventFactory(patient=patient, key="far#1", title="Far visit", due_date=dt.date(2026, 12, 25))
     ScheduledEventFactory(

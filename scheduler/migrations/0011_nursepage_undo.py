@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scheduler', '0008_careplan'),
+        ('scheduler', '0010_worklist_assignment_missed'),
         ('survivorship', '0002_organisation_share_results_by_default'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
