@@ -7,8 +7,9 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
+from .feeds.tokens import tokens_revoke
 from .interop import tokens
-from .models import ApiAccessLog, ApiClient, PlanExtensionChunk, PlanExtensionRun
+from .models import ApiAccessLog, ApiClient, FeedToken, PlanExtensionChunk, PlanExtensionRun
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -117,3 +118,41 @@ class ApiAccessLogAdmin(ReadOnlyAdmin):
     list_display = ["at", "client", "method", "path", "query", "status", "remote_addr"]
     list_filter = ["status", "client"]
     date_hierarchy = "at"
+
+
+@admin.register(FeedToken)
+class FeedTokenAdmin(admin.ModelAdmin):
+    """Every calendar link: whose, what it opens, when it was made and last used, and a
+    way to stop any of them at once. The secret itself is never stored, so never shown."""
+
+    list_display = ["__str__", "scope", "owner", "label", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["label", "nurse__username", "patient__mrn", "patient__display_name"]
+    list_select_related = ["patient", "nurse"]
+    readonly_fields = [
+        "scope", "patient", "nurse", "label", "created_by", "created_at", "last_used_at", "last_user_agent",
+        "revoked_at",
+    ]  # fmt: skip
+    exclude = ["token_hash"]
+    actions = ["revoke_links"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # a link is made by its owner, who alone sees the secret
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("Owner"))
+    def owner(self, token: FeedToken) -> str:
+        return str(token.nurse or token.patient or "")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # stopped, never deleted: a revoked link stays on record
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.is_superuser or request.user.has_perm("scheduler.change_feedtoken")
+
+    @admin.action(description=_("Stop the selected links now"), permissions=["revoke"])
+    def revoke_links(self, request, queryset) -> None:
+        count = tokens_revoke(tokens=list(queryset))
+        self.message_user(request, _("%(count)d link(s) stopped.") % {"count": count})

@@ -10,12 +10,13 @@ from .careplan import (
 )
 from .events import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
 from .extension import PlanExtensionChunk, PlanExtensionRun
-from .feeds import FeedState, FeedToken
+from .feeds import FeedRequestCount, FeedState, FeedToken
 from .interop import ApiAccessLog, ApiClient, ImportJob
 from .invitations import Invitation
 from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
 from .results import AnalyteResult
+from .undo import SurveillanceChange
 
 __all__ = [
     "AnalyteResult",
@@ -25,6 +26,7 @@ __all__ = [
     "CarePlanLink",
     "CarePlanVersion",
     "CustomItem",
+    "FeedRequestCount",
     "FeedState",
     "FeedToken",
     "ImportJob",
@@ -40,6 +42,7 @@ __all__ = [
     "ReminderPreferences",
     "ResponsibilityOverride",
     "ScheduledEvent",
+    "SurveillanceChange",
     "TreatmentContact",
     "TreatmentSummary",
 ]
