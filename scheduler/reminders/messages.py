@@ -19,6 +19,7 @@ from django.utils import dateformat
 from django.utils.translation import gettext as _
 
 from scheduler.models import ScheduledEvent
+from survivorship.validators import phone_digits
 
 from . import timing
 
@@ -54,6 +55,9 @@ class ReminderContent:
     team: str
     name: str
     lead_days: int
+    team_phone: str = ""
+    team_tel: str = ""  # the tel: link of team_phone
+    team_hours: str = ""
 
 
 def reminder_content(reminder: ClaimedReminder) -> ReminderContent:
@@ -89,6 +93,9 @@ def reminder_content(reminder: ClaimedReminder) -> ReminderContent:
         team=reminder.team,
         name=reminder.patient_name,
         lead_days=reminder.lead_days,
+        team_phone=reminder.team_phone,
+        team_tel=f"tel:{phone_digits(reminder.team_phone)}" if reminder.team_phone else "",
+        team_hours=reminder.team_hours,
     )
 
 
