@@ -57,6 +57,21 @@ CANCER_TYPES = [
 ]
 ZONES = ["Europe/London", "Europe/Paris", "America/New_York", "America/Chicago", "Australia/Sydney"]
 PATIENT_COUNT = 48
+# History of past items: shares of skipped and missed ones, and of overdue ones among the
+# items whose window ended in the last RECENT_DAYS (older ones are never left open).
+SKIPPED_SHARE = 0.04
+MISSED_SHARE = 0.03
+OVERDUE_SHARE = 0.2
+RECENT_DAYS = 120
+SKIP_REASONS = [
+    "Done at another hospital; report received.",
+    "Not needed: reviewed at the multidisciplinary meeting.",
+    "Patient chose to skip this one after discussion.",
+]
+MISSED_REASONS = [
+    "Did not attend; rebooking was offered.",
+    "Not done in time: the next one is already planned.",
+]
 # A typical value of each analyte in its first (canonical) unit; demo results drift around it.
 DEMO_VALUES = {
     "psa": Decimal("0.03"), "cea": Decimal("2.0"), "ca-125": Decimal("14"), "ca-19-9": Decimal("18"),
@@ -207,12 +222,21 @@ class Command(BaseCommand):
 
     @staticmethod
     def _add_history(patient: Patient, today: dt.date, rng: random.Random) -> None:
-        """Mark most past events done (a marker value for marker tests), leave a few overdue."""
+        """A real clinic's history: most past events done (with results), a few skipped or
+        missed, and a handful (only recent ones) left overdue for the worklist."""
         past = ScheduledEvent.objects.filter(patient=patient, window_end__lt=today).order_by("due_date")
         drift = {analyte: Decimal(1) for analyte in DEMO_VALUES}
+        recent = today - dt.timedelta(days=RECENT_DAYS)
         for event in past:
-            if rng.random() < 0.1:
+            roll = rng.random()
+            if event.window_end >= recent and roll < OVERDUE_SHARE:
                 continue  # left overdue, for the worklist
+            if roll > 1 - MISSED_SHARE:
+                services.event_skip(event=event, actor=None, reason=rng.choice(MISSED_REASONS), missed=True)
+                continue
+            if roll > 1 - MISSED_SHARE - SKIPPED_SHARE:
+                services.event_skip(event=event, actor=None, reason=rng.choice(SKIP_REASONS))
+                continue
             results = {}
             for slot in markers.slots_for(item_id=event.item_id, kind=event.kind, title=event.title):
                 if slot.analyte is None:
