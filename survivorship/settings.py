@@ -108,6 +108,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "survivorship.context_processors.navigation",
             ],
+            # {% submission_key %} in every state-changing form (scheduler/submissions.py).
+            "builtins": ["scheduler.templatetags.submissions"],
         },
     },
 ]

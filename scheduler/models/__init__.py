@@ -15,6 +15,7 @@ from .invitations import Invitation
 from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
 from .results import AnalyteResult
+from .submissions import Submission
 
 __all__ = [
     "AnalyteResult",
@@ -36,6 +37,7 @@ __all__ = [
     "ReminderPreferences",
     "ResponsibilityOverride",
     "ScheduledEvent",
+    "Submission",
     "TreatmentContact",
     "TreatmentSummary",
 ]

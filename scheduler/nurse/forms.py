@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from scheduler.models import Kind, Recurrence, ScheduledEvent
 from scheduler.plans import markers
 from scheduler.rules import RulesError, default_library
+from scheduler.web import IdChoiceField, IdMultipleChoiceField
 from survivorship.models import CancerCase, CareTeam, Patient, User
 from survivorship.timezones import zone_for
 from survivorship.validators import available_time_zones, time_zone_choices
@@ -49,10 +50,6 @@ def _check_range(form: forms.Form, name: str, value: dt.date | None, *, latest: 
         form.add_error(name, _("Enter a date after 1 January 1900."))
     elif value > latest:
         form.add_error(name, _("Enter a date before %(date)s.") % {"date": latest.strftime("%d %b %Y")})
-
-
-def facts_label(value: str) -> str:
-    return {"yes": _("Yes"), "no": _("No")}.get(value, value)
 
 
 # --- event actions ------------------------------------------------------------------------
@@ -378,7 +375,7 @@ EVENT_FORMS: dict[str, type[EventForm]] = {
 class BulkBookForm(forms.Form):
     """The worklist's "mark booked": each chosen event on its due date at one time."""
 
-    events = forms.ModelMultipleChoiceField(
+    events = IdMultipleChoiceField(
         queryset=ScheduledEvent.objects.none(),
         error_messages={
             "required": _("Tick at least one event to mark as booked."),
@@ -586,7 +583,7 @@ class FactsMixin:
         for name, spec in protocol.facts.items():
             self.fields[self.FACT_PREFIX + name] = forms.ChoiceField(
                 label=spec.label,
-                choices=[(value, facts_label(value)) for value in spec.values],
+                choices=spec.choices(),
                 initial=facts.get(name, spec.default),
             )
 
@@ -638,7 +635,7 @@ class EnrolmentForm(FactsMixin, forms.Form):
     reminder_channel = forms.ChoiceField(
         label=_("Reminders by"), choices=Patient.Channel.choices, initial=Patient.Channel.EMAIL
     )
-    care_team = forms.ModelChoiceField(label=_("Care team"), queryset=CareTeam.objects.none())
+    care_team = IdChoiceField(label=_("Care team"), queryset=CareTeam.objects.none())
     # The cancer case
     cancer_type = forms.ChoiceField(label=_("Cancer type"))
     remission_date = _date_field(_("Remission date"))

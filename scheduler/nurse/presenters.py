@@ -200,7 +200,7 @@ def patient_page(patient: Patient, today: dt.date) -> dict[str, object]:
         specs = protocol.facts if protocol else {}
         for name, value in (case.facts or {}).items():
             spec = specs.get(name)
-            facts.append((spec.label if spec else name, value))
+            facts.append((spec.label, spec.label_of(value)) if spec else (name, value))
     results = selectors.results_by_event(events)
     rows = []
     for event in events:

@@ -306,8 +306,22 @@ class _Builder:
                         None, f"fact {name}: exposures given for {value!r}, which is not one of its values"
                     )
                 implied[value] = self.exposures(f"fact {name}", exposures)
+            labels = spec.get("value_labels", {})
+            for value in labels:
+                if value not in spec["values"]:
+                    raise self.fail(
+                        None, f"fact {name}: a label is given for {value!r}, which is not one of its values"
+                    )
+            unlabelled = [v for v in spec["values"] if v not in labels and v not in ("yes", "no")]
+            if unlabelled:
+                raise self.fail(None, f"fact {name}: value_labels has no label for {', '.join(unlabelled)}")
             self.facts[name] = FactSpec(
-                name, spec["label"], tuple(spec["values"]), spec["default"], MappingProxyType(implied)
+                name,
+                spec["label"],
+                tuple(spec["values"]),
+                spec["default"],
+                MappingProxyType(implied),
+                MappingProxyType(dict(labels)),
             )
         policy = data["range_policy"]
         range_policy = RangePolicy(

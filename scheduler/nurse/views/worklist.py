@@ -17,6 +17,7 @@ from scheduler.models import ScheduledEvent
 from scheduler.nurse import presenters
 from scheduler.nurse.forms import BulkBookForm
 from scheduler.plans import selectors, services
+from scheduler.submissions import submit_once
 from scheduler.web import page_number, query_without, safe_next
 
 
@@ -45,6 +46,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@submit_once
 def worklist_book(request: HttpRequest) -> HttpResponse:
     """Bulk "mark booked" from the worklist."""
     today = presenters.nurse_today(request.user)

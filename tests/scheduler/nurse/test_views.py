@@ -383,7 +383,9 @@ def test_bulk_mark_booked_books_ticked_events_on_their_due_dates(client_nurse, p
         assert event.booked_start == dt.datetime(2026, 6, day, 7, 30, tzinfo=dt.UTC)  # 08:30 BST
 
 
-@pytest.mark.parametrize("ids", [["abc"], ["999999"], [], ["1e9"]])
+@pytest.mark.parametrize(
+    "ids", [["abc"], ["999999"], [], ["1e9"], ["1180591620717411303424"], ["-5"], ["\x00"], ["٣"]]
+)
 def test_bulk_mark_booked_with_bad_ids_books_nothing_and_says_why(client_nurse, patient, ids):
     event = ScheduledEventFactory(patient=patient, key="soon#1", due_date=dt.date(2026, 6, 20))
     response = client_nurse.post(
