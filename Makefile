@@ -7,7 +7,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test venv migrate demo lint format bench clean browser node-deps pdf-deps
+.PHONY: run test check venv migrate demo lint format bench clean browser node-deps pdf-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The static checks CI runs before the tests (.ci/run), and pre-commit runs locally: lint,
+# format, the import contracts (pyproject.toml), no model change without its migration, and
+# the types (mypy, strict on the rules and the services).
+CHECK_ENV := DEBUG=$${DEBUG:-1}
+
+check: lint
+	$(BIN)/lint-imports
+	$(CHECK_ENV) $(BIN)/python manage.py makemigrations --check --dry-run
+	$(CHECK_ENV) $(BIN)/mypy
+
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
@@ -76,7 +86,7 @@ bench: $(STAMP) $(SMTP_SINK)
 	$(BIN)/python bench/run_all.py
 
 # Each benchmark alone (PostgreSQL and Redis on loopback; see each script's docstring).
-BENCHES := rules plans feeds reminders region
+BENCHES := rules plans feeds reminders region interop careplan
 .PHONY: $(addprefix bench-,$(BENCHES))
 $(addprefix bench-,$(BENCHES)): bench-%: $(STAMP) $(SMTP_SINK)
 	$(BIN)/python bench/run_all.py $*

@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.contrib.auth.signals import user_logged_in
+
+from . import logging as redaction
 
 
 class SurvivorshipConfig(AppConfig):
@@ -8,10 +11,9 @@ class SurvivorshipConfig(AppConfig):
     verbose_name = "Survivorship care"
 
     def ready(self) -> None:
-        from django.contrib.auth.signals import user_logged_in
-
-        from . import logging as redaction
-        from .twofactor import on_user_logged_in
+        # Imported once the app registry is ready: twofactor imports django-otp's models,
+        # which cannot be imported while the apps are loading.
+        from .twofactor import on_user_logged_in  # noqa: PLC0415
 
         user_logged_in.connect(on_user_logged_in, dispatch_uid="survivorship.twofactor.login_started")
         redaction.install()

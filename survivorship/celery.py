@@ -12,7 +12,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "survivorship.settings")
 app = Celery("survivorship")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each feature keeps its tasks in its own ``tasks`` module.
-app.autodiscover_tasks(["survivorship", "scheduler.plans", "scheduler.reminders", "scheduler.nurse"])
+app.autodiscover_tasks(
+    [
+        "survivorship",
+        "scheduler.plans",
+        "scheduler.reminders",
+        "scheduler.nurse",
+        "scheduler.careplan",
+        "scheduler.interop",
+    ]
+)
 
 # Every record a worker creates is redacted (the app's ready() installs the factory; this
 # covers a worker that logs before Django is set up).

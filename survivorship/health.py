@@ -10,6 +10,8 @@ from pathlib import Path
 from django.core.cache import cache
 from django.db import connection
 
+from survivorship.celery import app
+
 logger = logging.getLogger(__name__)
 
 
@@ -20,8 +22,6 @@ def check_database() -> None:
 
 
 def check_broker() -> None:
-    from survivorship.celery import app
-
     if app.conf.broker_url.startswith("filesystem://"):
         options = app.conf.broker_transport_options
         for key in ("data_folder_in", "data_folder_out"):

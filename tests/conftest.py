@@ -7,10 +7,12 @@ skipped for a missing service: the run fails at start-up if one cannot be reache
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 
 import pytest
+import redis
 from django.conf import settings
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -20,8 +22,6 @@ def _redis_reachable() -> tuple[bool, str]:
     url = os.environ.get("REDIS_URL", "")
     if not url:
         return False, "REDIS_URL is not set (CI=true sets it and runs these tests against real Redis)"
-    import redis
-
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
@@ -39,9 +39,7 @@ def _postgres_in_use() -> tuple[bool, str]:
 def _browser_available() -> tuple[bool, str]:
     if not os.path.exists("/usr/bin/chromium"):
         return False, "Debian's /usr/bin/chromium is not installed (make test installs it)"
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("playwright") is None:
         return False, "the playwright package is not installed"
     return True, ""
 

@@ -255,7 +255,7 @@ def _months_after(anchor: dt.date, day: dt.date) -> int:
     return (day.year - anchor.year) * 12 + day.month - anchor.month - (1 if day.day < anchor.day else 0)
 
 
-def _schedule(
+def _schedule(  # noqa: C901 - to split (issue 13.4)
     case: CancerCase,
     protocol: rules.Protocol,
     facts: Mapping[str, str],
@@ -384,7 +384,7 @@ def _recommendations(
     ]
 
 
-def _missing(
+def _missing(  # noqa: C901 - to split (issue 13.4)
     summary: TreatmentSummary | None, sections: tuple[Section, ...], has_contacts: bool
 ) -> list[str]:
     """Labels of the summary's expected fields that hold neither a value nor a state."""

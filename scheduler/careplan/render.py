@@ -5,16 +5,27 @@ The PDF is laid out by ``templates/careplan/pdf.html`` with the print stylesheet
 ``static/css/careplan-print.css`` and the page box given to WeasyPrint as stylesheets (it
 fetches nothing: every URL is refused).
 Paper: A4 or US Letter.
+
+A PDF is a pure function of its fragment, audience and paper, and WeasyPrint's layout of a
+long document costs about a second of CPU, so ``pdf_for`` keeps finished PDFs in the
+cache, keyed by a digest of everything that shapes them (fragment, audience, paper, print
+stylesheet, WeasyPrint's version). A delivered version's PDFs are rendered into it by a
+task right after delivery (``scheduler.careplan.tasks``), so its downloads never wait for
+the layout. The cached bytes are a patient's health data, like the feeds' cached event
+blocks: the cache is the app's own (Redis or the local file cache), never a shared proxy.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from functools import cache
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache as django_cache
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -23,6 +34,7 @@ from scheduler.careplan.presenters import document_view
 
 PAPER_SIZES = {"a4": "A4", "letter": "letter"}
 PRINT_CSS = Path(settings.BASE_DIR) / "static" / "css" / "careplan-print.css"
+PDF_CACHE_SECONDS = 30 * 24 * 3600  # a delivered version is downloaded now and again for weeks
 
 
 class FetchRefused(ValueError):
@@ -56,7 +68,7 @@ def _page_css(paper: str) -> str:
 def render_pdf(fragment: str, *, clinical: bool, paper: str = "a4") -> bytes:
     """A PDF of a rendered fragment (stored or fresh), on A4 or US Letter paper."""
     # Imported here: WeasyPrint loads Pango through cffi, so a host without it still serves every page.
-    from weasyprint import CSS, HTML
+    from weasyprint import CSS, HTML  # noqa: PLC0415
 
     page = render_to_string(
         "careplan/pdf.html",
@@ -67,3 +79,29 @@ def render_pdf(fragment: str, *, clinical: bool, paper: str = "a4") -> bytes:
         CSS(string=_print_css(), url_fetcher=_refuse),
     ]
     return HTML(string=page, url_fetcher=_refuse, base_url=None).write_pdf(stylesheets=stylesheets)
+
+
+def pdf_cache_key(fragment: str, *, clinical: bool, paper: str) -> str:
+    """The cache key of a PDF: a digest of every input that shapes its bytes."""
+    digest = hashlib.sha256()
+    for part in (
+        package_version("weasyprint"),
+        _print_css(),
+        _page_css(paper),
+        "clinical" if clinical else "patient",
+        fragment,
+    ):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\0")
+    return f"careplan-pdf:{digest.hexdigest()}"
+
+
+def pdf_for(fragment: str, *, clinical: bool, paper: str = "a4") -> bytes:
+    """The PDF of a fragment, from the cache when it was rendered before (see the module
+    docstring); rendered and kept otherwise."""
+    key = pdf_cache_key(fragment, clinical=clinical, paper=paper)
+    pdf = django_cache.get(key)
+    if pdf is None:
+        pdf = render_pdf(fragment, clinical=clinical, paper=paper)
+        django_cache.set(key, pdf, PDF_CACHE_SECONDS)
+    return pdf

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,6 +28,7 @@ from scheduler import rules
 from scheduler.careplan import document as doc
 from scheduler.careplan.render import render_document
 from scheduler.careplan.staging import staging_for
+from scheduler.careplan.tasks import careplan_version_pdfs
 from scheduler.formats import long_date
 from scheduler.models import (
     CarePlan,
@@ -83,6 +84,17 @@ class CarePlanError(Exception):
     """A care-plan operation that cannot be done in the current state (user-facing)."""
 
 
+def _attribute(instance: models.Model, actor: User | None) -> None:
+    """Name the actor in the history row django-simple-history writes on the next save or
+    delete (it reads this attribute, which the model classes do not declare)."""
+    instance._history_user = actor  # type: ignore[attr-defined]
+
+
+def _verbose_name(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    return str(field.verbose_name) if isinstance(field, models.Field) else name
+
+
 def _empty(value: object) -> bool:
     return value is None or value == ""
 
@@ -94,7 +106,7 @@ def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
 # --- treatment summary -----------------------------------------------------------------------------
 
 
-def _check_dates(
+def _check_dates(  # noqa: C901 - to split (issue 13.4)
     errors: dict[str, list[str]], values: Mapping[str, Any], case: CancerCase, today: dt.date
 ) -> None:
     birth = case.patient.date_of_birth
@@ -140,7 +152,7 @@ def _check_dates(
             _add(errors, name, _("This date is after the end of treatment (%(d)s).") % {"d": long_date(end)})
 
 
-def _clean_summary(
+def _clean_summary(  # noqa: C901 - to split (issue 13.4)
     *,
     case: CancerCase,
     values: Mapping[str, Any],
@@ -194,7 +206,7 @@ def _clean_summary(
                         _("You answered “%(answer)s” to %(question)s: clear this, or change that answer.")
                         % {
                             "answer": Answer(answer).label,
-                            "question": str(TreatmentSummary._meta.get_field(gate).verbose_name),
+                            "question": _verbose_name(TreatmentSummary, gate),
                         },
                     )
     cycles = clean["systemic_cycles"]
@@ -241,7 +253,7 @@ def _clean_contacts(
             contact.full_clean(exclude=["summary"])
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
-                label = TreatmentContact._meta.get_field(field).verbose_name if field != "__all__" else ""
+                label = _verbose_name(TreatmentContact, field) if field != "__all__" else ""
                 for message in messages:
                     problems.append(
                         _("Contact %(n)d, %(field)s: %(message)s")
@@ -282,16 +294,16 @@ def treatment_summary_save(
         summary.updated_by = actor
         summary.full_clean(exclude=["case"])
         new_contacts = _clean_contacts(summary, contacts)
-        summary._history_user = actor
+        _attribute(summary, actor)
         summary.save()
         old = list(summary.contacts.all())
         if [_contact_tuple(c) for c in old] != [_contact_tuple(c) for c in new_contacts]:
             for contact in old:
-                contact._history_user = actor
+                _attribute(contact, actor)
                 contact.delete()
             for contact in new_contacts:
                 contact.summary = summary
-                contact._history_user = actor
+                _attribute(contact, actor)
                 contact.save()
     return summary
 
@@ -326,14 +338,14 @@ def responsibilities_set(
             current = existing.get(subject)
             if party == default:
                 if current is not None:
-                    current._history_user = actor
+                    _attribute(current, actor)
                     current.delete()
                     changed += 1
             elif current is None or current.party != party:
                 override = current or ResponsibilityOverride(patient=patient, subject=subject)
                 override.party = party
                 override.changed_by = actor
-                override._history_user = actor
+                _attribute(override, actor)
                 override.full_clean()
                 override.save()
                 changed += 1
@@ -349,7 +361,7 @@ def careplan_notes_save(*, patient: Patient, notes: str, actor: User | None) -> 
         if plan.notes != notes:
             plan.notes = notes
             plan.updated_by = actor
-            plan._history_user = actor
+            _attribute(plan, actor)
             plan.save()
     return plan
 
@@ -444,8 +456,10 @@ def careplan_deliver(
             html_clinician=html_clinician,
             digest=CarePlanVersion.content_digest(data_json, html_patient, html_clinician),
         )
-        version._history_user = actor
+        _attribute(version, actor)
         version.save()
+        # Its PDFs are laid out by a worker now, not by the first download.
+        transaction.on_commit(lambda: careplan_version_pdfs.delay(version.pk))
     logger.info("care plan version %s delivered for patient %s", number, patient.pk)
     return version
 
@@ -474,7 +488,7 @@ def careplan_link_create(
         created_by=actor,
         expires_at=now + dt.timedelta(days=settings.CAREPLAN_LINK_DAYS),
     )
-    link._history_user = actor
+    _attribute(link, actor)
     link.full_clean()
     link.save()
     logger.info("care plan link %s created for version %s", link.pk, version.pk)
@@ -520,5 +534,5 @@ def careplan_link_revoke(*, link: CarePlanLink, actor: User | None, now: dt.date
         link = CarePlanLink.objects.select_for_update().get(pk=link.pk)
         if link.used_at is None and link.revoked_at is None:
             link.revoked_at = now or timezone.now()
-            link._history_user = actor
+            _attribute(link, actor)
             link.save(update_fields=["revoked_at"])

@@ -47,7 +47,7 @@ class InvitationCheck:
 
 
 def invitation_url(raw: str) -> str:
-    return settings.SITE_URL + reverse("patient:invitation_accept", args=[raw])
+    return f"{settings.SITE_URL}{reverse('patient:invitation_accept', args=[raw])}"
 
 
 def _conflicting_user(patient: Patient, email: str) -> User | None:
@@ -142,7 +142,7 @@ def invitation_candidate_user(invitation: Invitation) -> User:
     """The login the invitation will set a password on (unsaved when it does not exist
     yet), so password validators can compare the password with the person's details."""
     patient = invitation.patient
-    if patient.user_id:
+    if patient.user is not None:
         return patient.user
     existing = User.objects.filter(email__iexact=invitation.email, role=User.Role.PATIENT).first()
     if existing is not None:
@@ -170,7 +170,7 @@ def invitation_accept(*, raw: str, password: str) -> User:
 
     The password must already have passed the validators (``SetPasswordForm`` does it)."""
     check = invitation_check(raw)
-    if not check.usable:
+    if not check.usable or check.invitation is None:
         raise InvitationError(_("This invitation link can no longer be used."))
     with transaction.atomic():
         invitation = (

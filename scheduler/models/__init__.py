@@ -10,21 +10,27 @@ from .careplan import (
 )
 from .events import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
 from .extension import PlanExtensionChunk, PlanExtensionRun
-from .feeds import FeedState, FeedToken
+from .feeds import FeedRequestCount, FeedState, FeedToken
+from .interop import ApiAccessLog, ApiClient, ImportJob
 from .invitations import Invitation
 from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
 from .results import AnalyteResult
 from .submissions import Submission
+from .undo import SurveillanceChange
 
 __all__ = [
     "AnalyteResult",
+    "ApiAccessLog",
+    "ApiClient",
     "CarePlan",
     "CarePlanLink",
     "CarePlanVersion",
     "CustomItem",
+    "FeedRequestCount",
     "FeedState",
     "FeedToken",
+    "ImportJob",
     "Invitation",
     "ItemOverride",
     "Kind",
@@ -38,6 +44,7 @@ __all__ = [
     "ResponsibilityOverride",
     "ScheduledEvent",
     "Submission",
+    "SurveillanceChange",
     "TreatmentContact",
     "TreatmentSummary",
 ]

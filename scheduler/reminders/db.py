@@ -12,6 +12,7 @@ transaction mode); server-side binding alone works through any pooler.
 
 from __future__ import annotations
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 
@@ -20,8 +21,6 @@ def execute(sql: str, params: list, *, fetch: bool | str = False, prepare: bool 
     """Run ``sql`` (``%s`` placeholders) on the default database; return its first row
     (``fetch=True``), all its rows (``fetch="all"``) or the number of rows it changed."""
     if connection.vendor == "postgresql":
-        import psycopg
-
         connection.ensure_connection()
         with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, prepare=prepare and settings.DB_PREPARED_STATEMENTS)

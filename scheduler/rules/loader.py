@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import cache
 from itertools import pairwise
@@ -129,83 +129,87 @@ def load_protocol(
 
 def load_care_plan(path: Path) -> CarePlanCatalogue:
     """The care-plan catalogue in ``path`` (see ``scheduler.rules.care_plan``)."""
-    data = _read(path, CARE_PLAN_SCHEMA_PATH, _keyed_entry)
-    titles: dict[str, str] = data["sources"]
-
-    def fail(entry: str | None, problem: str) -> ProtocolError:
-        return ProtocolError(path.name, entry, problem)
-
-    def sources(entry: str, codes: list[str]) -> tuple[Source, ...]:
-        for code in codes:
-            if code not in titles:
-                raise fail(entry, f"source {code!r} is not in the file's [sources] table")
-        return tuple(Source(code, titles[code]) for code in codes)
-
-    def exposure_ids(entry: str, ids: list[str]) -> tuple[str, ...]:
-        for exposure in ids:
-            if exposure not in data["exposures"]:
-                raise fail(entry, f"unknown exposure {exposure!r}")
-        return tuple(ids)
-
+    reader = _CarePlanReader(path.name, _read(path, CARE_PLAN_SCHEMA_PATH, _keyed_entry))
+    data = reader.data
     exposures = {
-        key: Exposure(key, raw["label"], raw["kind"], exposure_ids(key, raw.get("implies", [])))
+        key: Exposure(key, raw["label"], raw["kind"], reader.exposure_ids(key, raw.get("implies", [])))
         for key, raw in data["exposures"].items()
     }
-    symptoms = {
-        key: Symptom(key, " ".join(raw["text"].split()), raw["urgency"])
-        for key, raw in data["symptoms"].items()
-    }
-    seen: set[str] = set()
-
-    def unique(entry: str) -> str:
-        if entry in seen:
-            raise fail(entry, "duplicate id")
-        seen.add(entry)
-        return entry
-
-    late_effects = []
-    for raw in data["late_effects"]:
-        entry = unique(raw["id"])
-        for symptom in raw["symptoms"]:
-            if symptom not in symptoms:
-                raise fail(entry, f"unknown symptom {symptom!r}")
-        late_effects.append(
-            LateEffect(
-                id=entry,
-                title=raw["title"],
-                text=" ".join(raw["text"].split()),
-                exposures=exposure_ids(entry, raw.get("exposures", [])),
-                checks=tuple(
-                    Check(" ".join(c["text"].split()), c["provider"]) for c in raw.get("checks", [])
-                ),
-                symptoms=tuple(symptoms[s] for s in raw["symptoms"]),
-                sources=sources(entry, raw["sources"]),
-            )
-        )
-    recommendations: dict[str, list[Recommendation]] = {"screening": [], "advice": []}
-    for kind, entries in recommendations.items():
-        for raw in data[kind]:
-            entry = unique(raw["id"])
-            entries.append(
-                Recommendation(
-                    id=entry,
-                    kind=kind,  # type: ignore[arg-type]
-                    title=raw["title"],
-                    text=" ".join(raw["text"].split()),
-                    exposures=exposure_ids(entry, raw.get("exposures", [])),
-                    provider=raw["provider"],
-                    sources=sources(entry, raw["sources"]),
-                )
-            )
+    late_effects = tuple(reader.late_effect(raw) for raw in data["late_effects"])
+    screening = tuple(reader.recommendation("screening", raw) for raw in data["screening"])
+    advice = tuple(reader.recommendation("advice", raw) for raw in data["advice"])
     catalogue = CarePlanCatalogue(
         exposures=MappingProxyType(exposures),
-        symptoms=MappingProxyType(symptoms),
-        late_effects=tuple(late_effects),
-        screening=tuple(recommendations["screening"]),
-        advice=tuple(recommendations["advice"]),
+        symptoms=MappingProxyType(reader.symptoms),
+        late_effects=late_effects,
+        screening=screening,
+        advice=advice,
     )
     catalogue.closure(exposures)  # every implication resolves (checked above); cycles are harmless
     return catalogue
+
+
+class _CarePlanReader:
+    """Checks and builds the entries of one care-plan catalogue file, in file order (ids
+    unique across late effects, screening and advice)."""
+
+    def __init__(self, filename: str, data: dict[str, Any]) -> None:
+        self.filename = filename
+        self.data = data
+        self.titles: dict[str, str] = data["sources"]
+        self.symptoms = {
+            key: Symptom(key, " ".join(raw["text"].split()), raw["urgency"])
+            for key, raw in data["symptoms"].items()
+        }
+        self.seen: set[str] = set()
+
+    def fail(self, entry: str | None, problem: str) -> ProtocolError:
+        return ProtocolError(self.filename, entry, problem)
+
+    def sources(self, entry: str, codes: list[str]) -> tuple[Source, ...]:
+        for code in codes:
+            if code not in self.titles:
+                raise self.fail(entry, f"source {code!r} is not in the file's [sources] table")
+        return tuple(Source(code, self.titles[code]) for code in codes)
+
+    def exposure_ids(self, entry: str, ids: list[str]) -> tuple[str, ...]:
+        for exposure in ids:
+            if exposure not in self.data["exposures"]:
+                raise self.fail(entry, f"unknown exposure {exposure!r}")
+        return tuple(ids)
+
+    def unique(self, entry: str) -> str:
+        if entry in self.seen:
+            raise self.fail(entry, "duplicate id")
+        self.seen.add(entry)
+        return entry
+
+    def late_effect(self, raw: dict[str, Any]) -> LateEffect:
+        entry = self.unique(raw["id"])
+        for symptom in raw["symptoms"]:
+            if symptom not in self.symptoms:
+                raise self.fail(entry, f"unknown symptom {symptom!r}")
+        return LateEffect(
+            id=entry,
+            title=raw["title"],
+            text=" ".join(raw["text"].split()),
+            exposures=self.exposure_ids(entry, raw.get("exposures", [])),
+            checks=tuple(Check(" ".join(c["text"].split()), c["provider"]) for c in raw.get("checks", [])),
+            symptoms=tuple(self.symptoms[s] for s in raw["symptoms"]),
+            sources=self.sources(entry, raw["sources"]),
+        )
+
+    def recommendation(self, kind: str, raw: dict[str, Any]) -> Recommendation:
+        entry = self.unique(raw["id"])
+        return Recommendation(
+            id=entry,
+            kind=kind,  # type: ignore[arg-type]
+            title=raw["title"],
+            text=" ".join(raw["text"].split()),
+            exposures=self.exposure_ids(entry, raw.get("exposures", [])),
+            provider=raw["provider"],
+            sources=self.sources(entry, raw["sources"]),
+        )
 
 
 def load_analytes(path: Path) -> dict[str, Analyte]:
@@ -221,40 +225,14 @@ def load_analytes(path: Path) -> dict[str, Analyte]:
         loinc = raw.get("loinc")
         if loinc is not None and not loinc_check_digit_ok(loinc):
             raise fail(f"LOINC code {loinc!r} has a wrong check digit")
-        units = []
-        for position, unit in enumerate(raw["units"]):
-            if not is_ucum_like(unit["ucum"]):
-                raise fail(
-                    f"unit {unit['ucum']!r} is not a UCUM code (ASCII only, e.g. 'ug/L' for µg/L,"
-                    " '[IU]/L', '10*9/L'; the printed form goes in display)"
-                )
-            factor = Decimal(str(unit.get("factor", 1)))
-            if position == 0 and factor != 1:
-                raise fail(f"the first unit ({unit['display']}) is the canonical one: its factor must be 1")
-            units.append(Unit(unit["ucum"], unit["display"], factor))
-        displays = [u.display for u in units]
-        if len(set(displays)) != len(displays):
-            raise fail("a unit's display form is listed twice")
+        units = _analyte_units(raw["units"], fail)
         low, high = Decimal(str(raw["plausible"]["min"])), Decimal(str(raw["plausible"]["max"]))
         if low > high:
             raise fail(f"plausible range: min {low} is greater than max {high}")
         plausible = ValueRange(low, high)
         reference = None
         if "reference" in raw:
-            ref = raw["reference"]
-            if ref["source"] not in sources:
-                raise fail(f"reference source {ref['source']!r} is not in the file's [sources] table")
-            ref_range = ValueRange(
-                Decimal(str(ref["low"])) if "low" in ref else None,
-                Decimal(str(ref["high"])) if "high" in ref else None,
-            )
-            if ref_range.low is not None and ref_range.high is not None and ref_range.low > ref_range.high:
-                raise fail(f"reference range: low {ref['low']} is greater than high {ref['high']}")
-            if not all(plausible.contains(v) for v in (ref_range.low, ref_range.high) if v is not None):
-                raise fail("reference range lies outside the plausible range")
-            reference = ReferenceRange(
-                ref_range, ref["basis"], f"{ref['source']} — {sources[ref['source']]}", ref.get("note", "")
-            )
+            reference = _analyte_reference(raw["reference"], plausible, sources, fail)
         catalogue[analyte_id] = Analyte(
             id=analyte_id,
             name=raw["name"],
@@ -267,6 +245,42 @@ def load_analytes(path: Path) -> dict[str, Analyte]:
             disease_marker=raw["disease_marker"],
         )
     return catalogue
+
+
+def _analyte_units(raw_units: list[dict[str, Any]], fail: Callable[[str], ProtocolError]) -> list[Unit]:
+    units = []
+    for position, unit in enumerate(raw_units):
+        if not is_ucum_like(unit["ucum"]):
+            raise fail(
+                f"unit {unit['ucum']!r} is not a UCUM code (ASCII only, e.g. 'ug/L' for µg/L,"
+                " '[IU]/L', '10*9/L'; the printed form goes in display)"
+            )
+        factor = Decimal(str(unit.get("factor", 1)))
+        if position == 0 and factor != 1:
+            raise fail(f"the first unit ({unit['display']}) is the canonical one: its factor must be 1")
+        units.append(Unit(unit["ucum"], unit["display"], factor))
+    displays = [u.display for u in units]
+    if len(set(displays)) != len(displays):
+        raise fail("a unit's display form is listed twice")
+    return units
+
+
+def _analyte_reference(
+    ref: dict[str, Any], plausible: ValueRange, sources: dict[str, str], fail: Callable[[str], ProtocolError]
+) -> ReferenceRange:
+    if ref["source"] not in sources:
+        raise fail(f"reference source {ref['source']!r} is not in the file's [sources] table")
+    ref_range = ValueRange(
+        Decimal(str(ref["low"])) if "low" in ref else None,
+        Decimal(str(ref["high"])) if "high" in ref else None,
+    )
+    if ref_range.low is not None and ref_range.high is not None and ref_range.low > ref_range.high:
+        raise fail(f"reference range: low {ref['low']} is greater than high {ref['high']}")
+    if not all(plausible.contains(v) for v in (ref_range.low, ref_range.high) if v is not None):
+        raise fail("reference range lies outside the plausible range")
+    return ReferenceRange(
+        ref_range, ref["basis"], f"{ref['source']} — {sources[ref['source']]}", ref.get("note", "")
+    )
 
 
 class _Builder:
@@ -292,6 +306,19 @@ class _Builder:
     def fail(self, item: str | None, problem: str) -> ProtocolError:
         return ProtocolError(self.file, item, problem)
 
+    def value_labels(self, name: str, spec: dict) -> dict[str, str]:
+        """The words for each value of fact ``name`` (every value but yes/no has one)."""
+        labels = spec.get("value_labels", {})
+        for value in labels:
+            if value not in spec["values"]:
+                raise self.fail(
+                    None, f"fact {name}: a label is given for {value!r}, which is not one of its values"
+                )
+        unlabelled = [v for v in spec["values"] if v not in labels and v not in ("yes", "no")]
+        if unlabelled:
+            raise self.fail(None, f"fact {name}: value_labels has no label for {', '.join(unlabelled)}")
+        return labels
+
     def build(self, expected_slug: str) -> Protocol:
         data = self.data
         if data["slug"] != expected_slug:
@@ -306,15 +333,7 @@ class _Builder:
                         None, f"fact {name}: exposures given for {value!r}, which is not one of its values"
                     )
                 implied[value] = self.exposures(f"fact {name}", exposures)
-            labels = spec.get("value_labels", {})
-            for value in labels:
-                if value not in spec["values"]:
-                    raise self.fail(
-                        None, f"fact {name}: a label is given for {value!r}, which is not one of its values"
-                    )
-            unlabelled = [v for v in spec["values"] if v not in labels and v not in ("yes", "no")]
-            if unlabelled:
-                raise self.fail(None, f"fact {name}: value_labels has no label for {', '.join(unlabelled)}")
+            labels = self.value_labels(name, spec)
             self.facts[name] = FactSpec(
                 name,
                 spec["label"],
@@ -373,33 +392,9 @@ class _Builder:
         item_id = raw["id"]
         self.source(item_id, raw["source"])
         phases = tuple(self.phase(item_id, p) for p in raw["phases"])
-        labels = [p.label for p in phases]
-        if len(set(labels)) != len(labels):
-            raise self.fail(item_id, "phase labels must be unique within an item")
-        for before, after in pairwise(phases):
-            if before.end_month is None:
-                raise self.fail(item_id, f"phase {before.label!r} is lifelong but is not the last phase")
-            if after.start_month != before.end_month:
-                raise self.fail(
-                    item_id,
-                    f"phase {after.label!r} starts at month {after.start_month}"
-                    f" but the previous phase ends at month {before.end_month}",
-                )
-            if after.interval.low < before.interval.low or after.interval.high < before.interval.high:
-                raise self.fail(
-                    item_id,
-                    f"interval shrinks from {before.interval} to {after.interval} months at phase"
-                    f" {after.label!r} (intervals must never get shorter over time)",
-                )
+        self.check_phase_sequence(item_id, phases)
         analyte_ids = raw.get("analytes", [])
-        if analyte_ids and raw["kind"] not in RESULT_KINDS:
-            only = " and ".join(RESULT_KINDS)
-            raise self.fail(item_id, f"a {raw['kind']} item has no analytes (only {only} items have)")
-        if len(set(analyte_ids)) != len(analyte_ids):
-            raise self.fail(item_id, "an analyte is named twice")
-        for analyte_id in analyte_ids:
-            if analyte_id not in self.analytes:
-                raise self.fail(item_id, f"unknown analyte {analyte_id!r} (not in the analyte catalogue)")
+        self.check_analytes(item_id, raw["kind"], analyte_ids)
         first = raw.get("first_month")
         last_end = phases[-1].end_month
         if first is not None and not (phases[0].start_month <= first <= (last_end or first)):
@@ -419,6 +414,36 @@ class _Builder:
             analytes=tuple(self.analytes[a] for a in analyte_ids),
             provider=raw.get("provider", self.data["default_provider"]),
         )
+
+    def check_phase_sequence(self, item_id: str, phases: tuple[Phase, ...]) -> None:
+        labels = [p.label for p in phases]
+        if len(set(labels)) != len(labels):
+            raise self.fail(item_id, "phase labels must be unique within an item")
+        for before, after in pairwise(phases):
+            if before.end_month is None:
+                raise self.fail(item_id, f"phase {before.label!r} is lifelong but is not the last phase")
+            if after.start_month != before.end_month:
+                raise self.fail(
+                    item_id,
+                    f"phase {after.label!r} starts at month {after.start_month}"
+                    f" but the previous phase ends at month {before.end_month}",
+                )
+            if after.interval.low < before.interval.low or after.interval.high < before.interval.high:
+                raise self.fail(
+                    item_id,
+                    f"interval shrinks from {before.interval} to {after.interval} months at phase"
+                    f" {after.label!r} (intervals must never get shorter over time)",
+                )
+
+    def check_analytes(self, item_id: str, kind: str, analyte_ids: list[str]) -> None:
+        if analyte_ids and kind not in RESULT_KINDS:
+            only = " and ".join(RESULT_KINDS)
+            raise self.fail(item_id, f"a {kind} item has no analytes (only {only} items have)")
+        if len(set(analyte_ids)) != len(analyte_ids):
+            raise self.fail(item_id, "an analyte is named twice")
+        for analyte_id in analyte_ids:
+            if analyte_id not in self.analytes:
+                raise self.fail(item_id, f"unknown analyte {analyte_id!r} (not in the analyte catalogue)")
 
     def phase(self, item_id: str, raw: dict[str, Any]) -> Phase:
         interval = raw["interval"]

@@ -255,11 +255,7 @@ def _series_for(
     customs: tuple[CustomItem, ...],
 ) -> list[_Series]:
     by_id = dict(overrides)
-    for item_id, override in overrides:
-        if protocol.item(item_id) is None:
-            raise InvalidOverride(f"override for unknown item {item_id!r} in {protocol.slug}")
-        if override.interval_months is not None and override.interval_months < 1:
-            raise InvalidOverride(f"override of {item_id!r}: interval must be at least 1 month")
+    _check_overrides(protocol, overrides)
     policy_end = protocol.range_policy.end_for(facts)
     series = [
         _protocol_series(item, item.range_end or policy_end, by_id.get(item.id))
@@ -268,25 +264,7 @@ def _series_for(
     ]
     seen: set[str] = set()
     for custom in customs:
-        problem = None
-        if custom.item_id in seen:
-            problem = "duplicate custom item id"
-        elif custom.kind not in KINDS:
-            problem = f"kind must be one of {', '.join(KINDS)}"
-        elif custom.start_offset_months < 0:
-            problem = "start offset must not be negative"
-        elif custom.interval_months is not None and custom.interval_months < 1:
-            problem = "interval must be at least 1 month"
-        elif custom.end_month is not None and custom.end_month < custom.start_offset_months:
-            problem = "end month is before the start offset"
-        elif custom.provider not in PROVIDERS:
-            problem = f"provider must be one of {', '.join(PROVIDERS)}"
-        elif custom.analyte_ids and custom.kind not in RESULT_KINDS:
-            problem = f"only a {' or '.join(RESULT_KINDS)} item has analytes"
-        elif len(set(custom.analyte_ids)) != len(custom.analyte_ids):
-            problem = "an analyte is named twice"
-        elif unknown := [a for a in custom.analyte_ids if a not in protocol.analyte_catalogue]:
-            problem = f"unknown analyte {unknown[0]!r}"
+        problem = "duplicate custom item id" if custom.item_id in seen else _custom_problem(protocol, custom)
         if problem:
             raise InvalidOverride(f"custom item {custom.item_id!r}: {problem}")
         seen.add(custom.item_id)
@@ -294,14 +272,40 @@ def _series_for(
     return series
 
 
-def compile_plan(
-    protocol: Protocol,
-    facts: Mapping[str, str],
-    overrides: tuple[tuple[str, ItemOverride], ...] = (),
-    customs: tuple[CustomItem, ...] = (),
-) -> Plan:
-    """Build the aligned plan for validated ``facts``; see the module docstring."""
-    all_series = _series_for(protocol, facts, overrides, customs)
+def _check_overrides(protocol: Protocol, overrides: tuple[tuple[str, ItemOverride], ...]) -> None:
+    for item_id, override in overrides:
+        if protocol.item(item_id) is None:
+            raise InvalidOverride(f"override for unknown item {item_id!r} in {protocol.slug}")
+        if override.interval_months is not None and override.interval_months < 1:
+            raise InvalidOverride(f"override of {item_id!r}: interval must be at least 1 month")
+
+
+def _custom_problem(protocol: Protocol, custom: CustomItem) -> str | None:
+    """What is wrong with a nurse's custom item, if anything (the first problem found)."""
+    problem = None
+    if custom.kind not in KINDS:
+        problem = f"kind must be one of {', '.join(KINDS)}"
+    elif custom.start_offset_months < 0:
+        problem = "start offset must not be negative"
+    elif custom.interval_months is not None and custom.interval_months < 1:
+        problem = "interval must be at least 1 month"
+    elif custom.end_month is not None and custom.end_month < custom.start_offset_months:
+        problem = "end month is before the start offset"
+    elif custom.provider not in PROVIDERS:
+        problem = f"provider must be one of {', '.join(PROVIDERS)}"
+    elif custom.analyte_ids and custom.kind not in RESULT_KINDS:
+        problem = f"only a {' or '.join(RESULT_KINDS)} item has analytes"
+    elif len(set(custom.analyte_ids)) != len(custom.analyte_ids):
+        problem = "an analyte is named twice"
+    elif unknown := [a for a in custom.analyte_ids if a not in protocol.analyte_catalogue]:
+        problem = f"unknown analyte {unknown[0]!r}"
+    return problem
+
+
+def _align(all_series: list[_Series]) -> list[tuple[int, int, int, int, int, Point, Point]]:
+    """Every occurrence due by the horizon, joined to earlier trips where its window allows:
+    ``(due, series order, number, nominal month, phase index, window start, window end)``,
+    in date order."""
     # Anything due by the maximum horizon has its nominal month at most one window-width later.
     slack = max((p.high - p.low + 1 for s in all_series for p in s.phases), default=1)
     limit = MAX_HORIZON_MONTHS + slack
@@ -314,7 +318,7 @@ def compile_plan(
             heappush(pending, (first[0], order, 1, first[1]))
 
     trips: list[tuple[int, set[int]]] = []  # (month, orders of the items on that trip), dates ascending
-    aligned = []
+    aligned: list[tuple[int, int, int, int, int, Point, Point]] = []
     while pending and pending[0][0] <= limit:
         # All occurrences sharing a nominal month decide together: if any of them cannot join an
         # earlier trip, they all stay on their nominal date; otherwise each joins an earlier trip.
@@ -341,6 +345,18 @@ def compile_plan(
             if following is not None:  # later than ``month``: see "Intervals never stretch" above
                 heappush(pending, (following[0], order, number + 1, following[1]))
     aligned.sort(key=lambda r: (r[0], r[1], r[2]))
+    return aligned
+
+
+def compile_plan(
+    protocol: Protocol,
+    facts: Mapping[str, str],
+    overrides: tuple[tuple[str, ItemOverride], ...] = (),
+    customs: tuple[CustomItem, ...] = (),
+) -> Plan:
+    """Build the aligned plan for validated ``facts``; see the module docstring."""
+    all_series = _series_for(protocol, facts, overrides, customs)
+    aligned = _align(all_series)
 
     point_set: set[Point] = set()
     for due, _, _, m, _, lo, hi in aligned:

@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import pytest
+import redis
 from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
@@ -125,8 +126,6 @@ def _broker_url() -> str:
 
 
 def _flush(url: str) -> None:
-    import redis
-
     with contextlib.suppress(redis.RedisError):
         redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
 
@@ -281,8 +280,6 @@ def _cluster(smtp_sink, tmp_path, timings: dict[str, str]) -> Iterator[Cluster]:
 
 def queued_messages(cluster: Cluster) -> int:
     """Messages waiting in the broker's queues (not those a worker holds unacknowledged)."""
-    import redis
-
     client = redis.Redis.from_url(cluster.env["REDIS_URL"])
     return sum(
         client.llen(key) for key in client.scan_iter(match="*", _type="list") if not key.startswith(b"_kombu")
@@ -291,8 +288,6 @@ def queued_messages(cluster: Cluster) -> int:
 
 def unacked_messages(cluster: Cluster) -> int:
     """Messages workers took and have not acknowledged (prefetched or running)."""
-    import redis
-
     return redis.Redis.from_url(cluster.env["REDIS_URL"]).hlen("unacked")
 
 

@@ -69,21 +69,25 @@ class _Forms(HTMLParser):
         if not name or target is None or "disabled" in a:
             return
         if tag == "input":
-            kind = a.get("type", "text").lower()
-            if kind in {"submit", "image"}:
-                target.buttons.append((name, a.get("value", "")))
-            elif kind in {"checkbox", "radio"}:
-                target.choices.setdefault(name, []).append(a.get("value", "on"))
-                if "checked" in a:
-                    target.fields.append((name, a.get("value", "on")))
-            elif kind not in {"reset", "button", "file"}:
-                target.fields.append((name, a.get("value", "")))
+            self._input(target, name, a)
         elif tag == "button" and a.get("type", "submit").lower() == "submit":
             target.buttons.append((name, a.get("value", "")))
         elif tag == "select":
             self.select = (name, target, [], [])
         elif tag == "textarea":
             self.textarea = (name, target, [])
+
+    @staticmethod
+    def _input(target: Form, name: str, a: dict) -> None:
+        kind = a.get("type", "text").lower()
+        if kind in {"submit", "image"}:
+            target.buttons.append((name, a.get("value", "")))
+        elif kind in {"checkbox", "radio"}:
+            target.choices.setdefault(name, []).append(a.get("value", "on"))
+            if "checked" in a:
+                target.fields.append((name, a.get("value", "on")))
+        elif kind not in {"reset", "button", "file"}:
+            target.fields.append((name, a.get("value", "")))
 
     def handle_data(self, data):
         if self.textarea:

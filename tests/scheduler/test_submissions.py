@@ -19,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 
 from scheduler.models import CustomItem, FeedToken, ScheduledEvent, Submission
+from scheduler.nurse.views.patient import PANELS
 from scheduler.submissions import FIELD, SUBMISSION_KEEP
 from survivorship.models import CancerCase
 from tests.factories import CareTeamFactory, NurseFactory, UserFactory
@@ -27,7 +28,7 @@ from tests.scheduler.forms_support import form_data, form_posting_to, forms_of
 
 pytestmark = pytest.mark.django_db
 
-NAMESPACES = ("nurse", "patient", "careplan_nurse", "careplan_patient")
+NAMESPACES = ("nurse", "patient", "careplan_nurse", "careplan_patient", "interop")
 TEMPLATES = Path(django_settings.BASE_DIR) / "templates"
 
 
@@ -65,8 +66,7 @@ def messages_of(response) -> list[str]:
 
 def test_the_add_custom_item_form_posted_twice_adds_one_item_and_one_set_of_events(client, nurse, patient):
     client.force_login(nurse)
-    page = f"/nurse/patients/{patient.pk}/"
-    form = form_posting_to(page_forms(client, page), "/custom/")
+    form = form_posting_to(page_forms(client, f"/nurse/patients/{patient.pk}/?panel=custom"), "/custom/")
     data = form_data(
         form,
         **{
@@ -105,8 +105,13 @@ def test_a_share_link_form_posted_twice_makes_one_link(client, patient):
 
 def test_discharge_posted_twice_is_accepted_once(client, nurse, patient):
     client.force_login(nurse)
-    form = form_posting_to(page_forms(client, f"/nurse/patients/{patient.pk}/"), "/discharge/")
-    data = form_data(form, **{"discharge-reason": "Moved to another hospital"})
+    form = form_posting_to(
+        page_forms(client, f"/nurse/patients/{patient.pk}/?panel=discharge"), "/discharge/"
+    )
+    asked = client.post(form.action, form_data(form, **{"discharge-reason": "Moved to another hospital"}))
+    assert asked.status_code == 200  # "what will happen", and a button to confirm
+    form = form_posting_to(forms_of(form.action, asked.content.decode()), "/discharge/")
+    data = form_data(form)
     case = patient.cancer_case
 
     first = client.post(form.action, data)
@@ -168,9 +173,12 @@ def test_a_key_is_not_valid_for_another_form_or_another_user(client, nurse, pati
     assert client.post("/me/reminders/", {FIELD: data[FIELD][0]}).status_code == 400
     # Another person's key is theirs alone: the nurse's post is handled normally.
     client.force_login(nurse)
-    discharge = form_posting_to(page_forms(client, f"/nurse/patients/{patient.pk}/"), "/discharge/")
+    discharge = form_posting_to(
+        page_forms(client, f"/nurse/patients/{patient.pk}/?panel=discharge"), "/discharge/"
+    )
     response = client.post(
-        discharge.action, form_data(discharge, **{"discharge-reason": "Moved away", FIELD: data[FIELD][0]})
+        discharge.action,
+        form_data(discharge, **{"discharge-reason": "Moved away", "confirmed": "yes", FIELD: data[FIELD][0]}),
     )
     assert response.status_code == 302
     patient.cancer_case.refresh_from_db()
@@ -251,6 +259,8 @@ def test_every_rendered_post_form_of_the_main_pages_carries_the_key(client, nurs
             "/nurse/worklist/",
             "/nurse/enrol/",
             f"/nurse/patients/{patient.pk}/",
+            *(f"/nurse/patients/{patient.pk}/form/{name}/" for name in PANELS if name != "resume"),
+            "/nurse/feeds/",
             f"/nurse/patients/{patient.pk}/invite/",
             f"/nurse/events/{patient.events.first().pk}/",
             f"/nurse/patients/{patient.pk}/care-plan/",
@@ -268,5 +278,5 @@ def test_every_rendered_post_form_of_the_main_pages_carries_the_key(client, nurs
                 checked += 1
                 if FIELD not in dict(form.fields):
                     missing.append(f"{url} -> {form.action}")
-    assert checked >= 15
+    assert checked >= 20
     assert missing == []

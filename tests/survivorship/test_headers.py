@@ -14,6 +14,8 @@ from django.conf import settings as django_settings
 from django.contrib.auth.hashers import get_hasher
 from django.urls import URLResolver, get_resolver, reverse
 
+from scheduler.feeds.tokens import token_issue
+from scheduler.models import ScheduledEvent
 from survivorship.validators import MaximumLengthValidator
 from tests.factories import (
     AdministratorFactory,
@@ -195,8 +197,6 @@ def test_nurse_pages_were_the_ones_without_cache_control(client, world):
 
 
 def test_a_feed_keeps_its_own_caching_even_for_a_signed_in_browser(client, world):
-    from scheduler.feeds.tokens import token_issue
-
     patient = world["patient"].patient
     _token, raw = token_issue(scope="patient", patient=patient)
     client.force_login(world["patient"])
@@ -250,8 +250,6 @@ def test_a_post_after_the_timeout_changes_nothing(client, world, time_machine):
     response = client.post(reverse("nurse:event_action", args=[event_id, "skip"]), {"reason": "idle"})
     assert response.status_code == 302
     assert response["Location"] == reverse("signed_out_idle")
-    from scheduler.models import ScheduledEvent
-
     assert ScheduledEvent.objects.get(pk=event_id).status == "planned"
 
 

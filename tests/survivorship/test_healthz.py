@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from survivorship import health
 from survivorship.celery import app as celery_app
+from survivorship.tasks import heartbeat
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +33,6 @@ def test_healthz_reports_a_broker_that_is_down(client, monkeypatch):
 
 
 def test_healthz_reports_a_database_that_is_down(client, monkeypatch):
-    from survivorship import health
-
     def broken() -> None:
         raise ConnectionError("database gone")
 
@@ -51,7 +51,5 @@ def test_healthz_with_a_real_redis_broker(client, monkeypatch, settings):
 
 
 def test_healthz_shows_when_a_worker_last_ran_the_heartbeat(client):
-    from survivorship.tasks import heartbeat
-
     stamp = heartbeat()  # the task body, as a worker runs it
     assert client.get("/healthz").json()["worker_last_seen"] == stamp

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.hashers import get_hasher
 from django.urls import reverse
 
+from survivorship.auth import client_address
 from tests.factories import NurseFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -197,8 +198,6 @@ def test_the_admin_sign_in_goes_through_the_same_lockout(client, settings):
     ],
 )
 def test_the_client_address_comes_from_the_trusted_proxies_only(rf, settings, hops, forwarded, expected):
-    from survivorship.auth import client_address
-
     settings.TRUSTED_PROXY_COUNT = hops
     request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
     assert client_address(request) == expected

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.http import HttpResponse
+from django.utils.log import log_response
 
 from survivorship.logging import redact
 
@@ -68,9 +70,6 @@ def test_django_request_log_of_a_feed_url_never_shows_the_token(client, settings
 @pytest.mark.django_db
 def test_too_many_requests_on_a_feed_is_logged_without_the_token(rf, settings, capfd, bare_handler):
     """The line of the original report: ``Too Many Requests: /feeds/<token>.ics``."""
-    from django.http import HttpResponse
-    from django.utils.log import log_response
-
     settings.DEBUG = True
     stream = bare_handler("django.request")
     request = rf.get(f"/feeds/{TOKEN}.ics")

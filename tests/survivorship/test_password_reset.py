@@ -3,15 +3,17 @@ cache, and never says whether an address has an account (issue 12, point 9)."""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import uuid
 
 import pytest
+import redis
 from django.db import close_old_connections
 from django.urls import reverse
 
-from survivorship import throttle
+from survivorship import tasks, throttle
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -80,8 +82,6 @@ def test_the_answer_is_the_same_for_known_and_unknown_addresses(client, mailoutb
 def test_the_email_is_sent_by_a_task_not_by_the_request(client, monkeypatch, mailoutbox):
     """Neither the response nor its timing depends on whether an account exists: the
     lookup and the sending happen in the worker, for every address alike."""
-    from survivorship import tasks
-
     queued = []
     monkeypatch.setattr(tasks.password_reset_send, "delay", lambda email: queued.append(email))
     UserFactory(email="known@example.test")
@@ -133,10 +133,6 @@ def test_a_window_ends_and_counting_starts_again():
 @pytest.mark.redis
 def test_counts_live_in_redis_when_it_is_the_cache(settings):
     """One INCR per hit in the shared store, on a key that expires with its window."""
-    import os
-
-    import redis
-
     prefix = f"test-throttle-{uuid.uuid4().hex[:8]}"
     settings.CACHES = {
         "default": {

@@ -3,6 +3,7 @@ optional for patients; TOTP from an authenticator app plus single-use recovery c
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -10,7 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib import admin as django_admin
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -54,10 +57,6 @@ def sign_in(client, user, next_url: str = ""):
 
 def later(time_machine, seconds: int = 31) -> None:
     """The next time step of the app (a code is accepted once)."""
-    import datetime as dt
-
-    from django.utils import timezone
-
     time_machine.move_to(timezone.now() + dt.timedelta(seconds=seconds), tick=False)
 
 
@@ -239,8 +238,6 @@ def test_the_admin_needs_the_code_too(client, time_machine):
 
 def test_an_unverified_administrator_session_is_refused_by_the_admin_site_itself(rf):
     """Defence in depth: even without the middleware, the admin site asks for the code."""
-    from django.contrib import admin as django_admin
-
     admin_user = AdministratorFactory()
     admin_user.is_verified = lambda: False
     request = rf.get("/admin/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
-from scheduler.careplan.render import PAPER_SIZES, render_pdf
+from scheduler.careplan.render import PAPER_SIZES, pdf_for
 
 
 def audience(request: HttpRequest) -> bool:
@@ -19,10 +19,9 @@ def paper(request: HttpRequest) -> str:
 
 
 def pdf_response(fragment: str, *, clinical: bool, paper: str, name: str) -> HttpResponse:
-    """A PDF download; ``name`` carries no personal data. Never cached anywhere."""
-    response = HttpResponse(
-        render_pdf(fragment, clinical=clinical, paper=paper), content_type="application/pdf"
-    )
+    """A PDF download; ``name`` carries no personal data. Never cached by a browser or a
+    proxy (the server keeps rendered PDFs in its own cache: ``render.pdf_for``)."""
+    response = HttpResponse(pdf_for(fragment, clinical=clinical, paper=paper), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     add_never_cache_headers(response)
     return response

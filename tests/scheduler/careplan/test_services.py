@@ -16,6 +16,7 @@ from scheduler.careplan import document as doc
 from scheduler.careplan import services
 from scheduler.models import CarePlanLink, CarePlanVersion, TreatmentSummary
 from scheduler.models.careplan import ImmutableVersionError
+from scheduler.plans import services as plan_services
 from tests.factories import CareTeamFactory, NurseFactory
 from tests.scheduler.careplan.support import CONTACTS, NOW, TODAY, complete_summary, enrol, full_values
 
@@ -112,8 +113,6 @@ def test_a_date_before_birth_is_refused(patient):
 
 
 def test_the_remission_date_cannot_move_before_the_recorded_diagnosis(patient, nurse):
-    from scheduler.plans import services as plan_services
-
     complete_summary(patient, nurse)
     diagnosis = TreatmentSummary.objects.get().diagnosis_date
     with pytest.raises(ValidationError) as excinfo:

@@ -12,12 +12,13 @@ import time_machine
 from dateutil.relativedelta import relativedelta
 from django.core.management import call_command
 from django.db import OperationalError
+from django.db.models import Count
 from hypothesis import given
 from hypothesis import strategies as st
 from simple_history.utils import get_history_model_for_model
 
 from scheduler.models import PlanExtensionChunk, PlanExtensionRun, ScheduledEvent
-from scheduler.plans import extension, services
+from scheduler.plans import extension, services, tasks
 from survivorship.models import CancerCase, Patient
 from tests.factories import AdministratorFactory, CareTeamFactory, NurseFactory, UserFactory
 
@@ -177,8 +178,6 @@ def test_a_chunk_crashing_halfway_is_resumed_by_the_next_run_and_nothing_is_done
 
 
 def models_count():
-    from django.db.models import Count
-
     return Count("history_id")
 
 
@@ -243,8 +242,6 @@ def test_a_chunk_past_its_time_budget_queues_the_rest(patients, later):
 
 
 def test_the_chunk_task_requeues_itself_when_its_budget_runs_out(patients, later, monkeypatch, settings):
-    from scheduler.plans import tasks
-
     queued: list[list[int]] = []
     monkeypatch.setattr(tasks.plans_extend_chunk, "apply_async", lambda args: queued.append(args))
     settings.PLAN_EXTEND_CHUNK_TIME_LIMIT = 0

@@ -52,7 +52,7 @@ def _snapshot(event: ScheduledEvent) -> tuple:
 @given(
     slug=st.sampled_from(SLUGS), remission_days=st.integers(30, 3000), actions=st.lists(action, max_size=12)
 )
-def test_random_edit_sequences_never_lose_recorded_work(slug, remission_days, actions):
+def test_random_edit_sequences_never_lose_recorded_work(slug, remission_days, actions):  # noqa: C901 - to split (issue 13.4)
     with time_machine.travel(dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC), tick=False):
         nurse = NurseFactory()
         team = CareTeamFactory(nurses=[nurse])

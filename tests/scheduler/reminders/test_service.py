@@ -10,6 +10,7 @@ import smtplib
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from scheduler.models import Reminder, ReminderPreferences, ScheduledEvent
@@ -453,8 +454,6 @@ def test_a_booked_event_email_reads_its_time_in_the_patients_zone_after_the_clai
 @pytest.mark.postgres
 @pytest.mark.parametrize("prepared", [True, False])
 def test_the_send_statements_are_prepared_on_postgresql_unless_turned_off(due_reminder, settings, prepared):
-    from django.db import connection
-
     settings.DB_PREPARED_STATEMENTS = prepared
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")

@@ -140,7 +140,7 @@ AMERICAN = re.compile(
 )
 
 
-def readable_texts():
+def readable_texts():  # noqa: C901 - to split (issue 13.4)
     for protocol in LIB:
         yield protocol.slug, protocol.name
         yield protocol.slug, protocol.description

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scheduler', '0008_careplan'),
+        ('scheduler', '0012_feeds_rate_counts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
