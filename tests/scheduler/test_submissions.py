@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from pathlib import Path
 
 import pytest
 import time_machine
 from django.conf import settings as django_settings
+from django.db import connection
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 
 from scheduler.models import CustomItem, FeedToken, ScheduledEvent, Submission
 from scheduler.nurse.views.patient import PANELS
+from scheduler.patient import services as patient_services
 from scheduler.submissions import FIELD, SUBMISSION_KEEP
 from survivorship.models import CancerCase
 from tests.factories import CareTeamFactory, NurseFactory, UserFactory
@@ -280,3 +284,47 @@ def test_every_rendered_post_form_of_the_main_pages_carries_the_key(client, nurs
                     missing.append(f"{url} -> {form.action}")
     assert checked >= 20
     assert missing == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_posts_of_one_form_do_the_work_once(patient, monkeypatch):
+    """A double click sends the second post while the first is still running: the second
+    waits on the key's unique index, then answers with the first one's result."""
+    client = Client()
+    client.force_login(patient.user)
+    form = form_posting_to(page_forms(client, "/me/subscribe/family/"), "/family/")
+    data = form_data(form, label="My sister")
+    inside, release = threading.Event(), threading.Event()
+    original = patient_services.share_create
+
+    def slow_share_create(**kwargs):
+        inside.set()
+        release.wait(5)
+        return original(**kwargs)
+
+    monkeypatch.setattr(patient_services, "share_create", slow_share_create)
+    answers = {}
+
+    def post(name):
+        other = Client()
+        other.cookies = client.cookies
+        try:
+            answers[name] = other.post(form.action, data)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=post, args=("first",))
+    first.start()
+    assert inside.wait(5)
+    second = threading.Thread(target=post, args=("second",))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first to commit
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    assert FeedToken.objects.filter(patient=patient, scope=FeedToken.Scope.SHARE).count() == 1
+    assert answers["first"].status_code == answers["second"].status_code == 302
+    assert answers["second"]["Location"] == answers["first"]["Location"]
