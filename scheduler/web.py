@@ -1,11 +1,17 @@
 """Request parsing shared by the nurse and patient pages: ids, page numbers, "next" links.
 
-Everything a view reads from a URL or a query string goes through these, so a huge,
-negative or non-numeric value is a 404 or a default, never an exception in the database.
+Everything a view reads from a URL, a query string or a form goes through these, so a huge,
+negative or non-numeric value is a 404, a form error or a default, never an exception in
+the database: ``check_id`` for ``<int:...>`` URL parameters, ``parse_id`` for ids in form or
+query data, ``page_number`` for pages, and ``IdChoiceField`` / ``IdMultipleChoiceField``
+instead of Django's model choice fields (which send any integer to the database, where one
+beyond 64 bits is an ``OverflowError``). ``tests/scheduler/test_fuzz.py`` holds them to it.
 """
 
 from __future__ import annotations
 
+from django import forms
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -27,6 +33,31 @@ def parse_id(raw: object) -> int | None:
         return None
     value = int(text)
     return value if 0 < value <= DB_ID_MAX else None
+
+
+class IdChoiceField(forms.ModelChoiceField):
+    """A ``ModelChoiceField`` over integer primary keys that refuses anything ``parse_id``
+    refuses before the database sees it."""
+
+    def to_python(self, value: object) -> object:
+        if value in self.empty_values:
+            return None
+        if self.to_field_name is None and parse_id(value) is None:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A ``ModelMultipleChoiceField`` over integer primary keys, checked like ``IdChoiceField``."""
+
+    def _check_values(self, value: object) -> object:
+        if self.to_field_name is None:
+            for pk in value:
+                if parse_id(pk) is None:
+                    raise ValidationError(
+                        self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk}
+                    )
+        return super()._check_values(value)
 
 
 def page_number(request: HttpRequest, name: str = "page") -> int:

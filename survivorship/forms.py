@@ -1,12 +1,20 @@
-"""Forms of the care domain: signing in, passwords, two-factor codes."""
+"""Forms of the care domain: signing in, passwords, two-factor codes, time zones."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.core.validators import MaxLengthValidator
+from django.db.models import Count, QuerySet
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+
+from survivorship.timezones import ordered_time_zones, zone_by_typed_name
+
+USUAL_FROM_PATIENTS = 6
 
 
 def _password_field(field: forms.CharField) -> forms.CharField:
@@ -80,3 +88,66 @@ class TwoFactorConfirmForm(forms.Form):
 
     def clean_code(self) -> str:
         return "".join(self.cleaned_data["code"].split())
+
+
+class TimeZoneInput(forms.TextInput):
+    """A text box to type a zone in, with the list of zones to search (``<input list>`` and
+    ``<datalist>``: the browser matches what is typed against the zone and the city and
+    country), the organisation's usual zones first."""
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__({"autocomplete": "off", "spellcheck": "false", **(attrs or {})})
+        self.usual: tuple[str, ...] = ()
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = dict(attrs or {})
+        list_id = f"{attrs.get('id') or 'id_' + name}-zones"
+        attrs["list"] = list_id
+        usual, others = ordered_time_zones(self.usual)
+        options = format_html_join(
+            "", '<option value="{}">{}</option>', ((zone.name, zone.label) for zone in [*usual, *others])
+        )
+        return super().render(name, value, attrs, renderer) + format_html(
+            '<datalist id="{}">{}</datalist>', list_id, options
+        )
+
+
+class TimeZoneField(forms.CharField):
+    """A zone from ``selectable_time_zones`` (typed as "Europe/London", any capitalisation, or
+    as its label "London, Britain (UK)"); ``current`` (a stored zone that is no longer
+    offered, such as an old alias) is kept when it is sent back unchanged."""
+
+    widget = TimeZoneInput
+    default_error_messages = {
+        "invalid_zone": _("Choose a time zone from the list, for example Europe/London."),
+    }
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+        self.current = ""
+
+    def set_usual(self, usual: Iterable[str]) -> None:
+        self.widget.usual = tuple(usual)
+
+    def to_python(self, value: object) -> str:
+        text = super().to_python(value)
+        if text in self.empty_values or (self.current and text == self.current):
+            return text
+        zone = zone_by_typed_name(text)
+        if zone is None:
+            raise forms.ValidationError(self.error_messages["invalid_zone"], code="invalid_zone")
+        return zone.name
+
+
+def usual_time_zones(patients: QuerySet) -> list[str]:
+    """The organisation's usual zones: ``USUAL_TIME_ZONES`` (a setting), then the zones most
+    used by ``patients`` (for example those of the nurse's teams)."""
+    used = (
+        patients.order_by()
+        .values_list("time_zone")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "time_zone")
+        .values_list("time_zone", flat=True)[:USUAL_FROM_PATIENTS]
+    )
+    return [*settings.USUAL_TIME_ZONES, *used]

@@ -117,6 +117,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "survivorship.context_processors.navigation",
             ],
+            # {% submission_key %} in every state-changing form (scheduler/submissions.py).
+            "builtins": ["scheduler.templatetags.submissions"],
         },
     },
 ]
@@ -409,6 +411,9 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
 # --- I18N / time ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
+# The organisation's usual patient time zones, offered first in every time-zone list
+# (then the zones its teams' patients already use).
+USUAL_TIME_ZONES = env.list("USUAL_TIME_ZONES", default=["Europe/London"])
 USE_I18N = True
 USE_TZ = True
 

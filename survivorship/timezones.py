@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib.resources
 import zoneinfo
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 DEFAULT_TIME_ZONE = "Europe/London"
 
@@ -64,3 +67,69 @@ def wall_clock(day: dt.date, time: dt.time, zone: zoneinfo.ZoneInfo) -> dt.datet
     if not wall_clock_exists(local):
         raise NonexistentTime(f"{time:%H:%M} does not exist on {day} in {zone.key}")
     return local.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneChoice:
+    """A zone as people pick it: "Europe/London" is "London, Britain (UK)" in "Europe"."""
+
+    name: str
+    city: str
+    country: str
+    region: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.city}, {self.country}" if self.country else self.city
+
+
+def _tab(name: str) -> list[list[str]]:
+    text = importlib.resources.files("tzdata.zoneinfo").joinpath(name).read_text(encoding="utf-8")
+    return [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+@functools.cache
+def selectable_time_zones() -> tuple[ZoneChoice, ...]:
+    """The zones a person can live in: one per row of the tz database's ``zone.tab`` (each
+    named after a city, with its country), plus UTC. Never the aliases ("US/Eastern",
+    "Etc/GMT+5", "GB"), "Factory" or "localtime". Sorted by region, then city."""
+    countries = {row[0]: row[1] for row in _tab("iso3166.tab")}
+    known = available_time_zones()
+    zones = {}
+    for row in _tab("zone.tab"):
+        code, name = row[0], row[2]
+        if name not in known or name in zones:
+            continue
+        region, _sep, place = name.partition("/")
+        city = place.rpartition("/")[2].replace("_", " ")
+        zones[name] = ZoneChoice(name, city, countries.get(code, code), region)
+    chosen = sorted(zones.values(), key=lambda z: (z.region, z.city, z.name))
+    return (*chosen, ZoneChoice("UTC", "UTC (no daylight saving)", "", ""))
+
+
+@functools.cache
+def _by_name() -> dict[str, ZoneChoice]:
+    return {zone.name: zone for zone in selectable_time_zones()}
+
+
+def zone_choice(name: str) -> ZoneChoice | None:
+    return _by_name().get(name)
+
+
+@functools.cache
+def _by_typed_name() -> dict[str, ZoneChoice]:
+    typed = {zone.label.casefold(): zone for zone in selectable_time_zones()}
+    typed.update({zone.name.casefold(): zone for zone in selectable_time_zones()})
+    return typed
+
+
+def zone_by_typed_name(text: str) -> ZoneChoice | None:
+    """The selectable zone someone typed: its name in any capitalisation or its label."""
+    return _by_typed_name().get(" ".join(text.split()).casefold())
+
+
+def ordered_time_zones(usual: Iterable[str]) -> tuple[list[ZoneChoice], list[ZoneChoice]]:
+    """(the usual zones, in the order given, then every other selectable zone)."""
+    first = [zone for name in dict.fromkeys(usual) if (zone := zone_choice(name)) is not None]
+    names = {zone.name for zone in first}
+    return first, [zone for zone in selectable_time_zones() if zone.name not in names]

@@ -406,7 +406,10 @@ def careplan_deliver(
     with transaction.atomic():
         Patient.objects.select_for_update().filter(pk=patient.pk).first()  # one delivery at a time
         data = doc.document_data(patient=patient, today=today)
-        if expected_digest and not hmac.compare_digest(expected_digest, document_digest(data)):
+        # Compared as bytes: a typed non-ASCII "digest" is a mismatch, not a TypeError.
+        if expected_digest and not hmac.compare_digest(
+            expected_digest.encode(), document_digest(data).encode()
+        ):
             raise ValidationError(
                 _(
                     "The care plan changed since you reviewed it (someone edited the plan or the "

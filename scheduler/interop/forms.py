@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from scheduler.interop import imports
+from scheduler.web import IdChoiceField
 from survivorship.models import CareTeam, Organisation, User
 
 
@@ -28,8 +29,8 @@ class ImportForm(forms.Form):
         help_text=_("UTF-8 text, up to %(mb)d MB. The columns are listed on this page.")
         % {"mb": imports.MAX_BYTES // 1024 // 1024},
     )
-    organisation = forms.ModelChoiceField(label=_("Organisation"), queryset=Organisation.objects.none())
-    default_care_team = forms.ModelChoiceField(
+    organisation = IdChoiceField(label=_("Organisation"), queryset=Organisation.objects.none())
+    default_care_team = IdChoiceField(
         label=_("Care team for rows without one"),
         queryset=CareTeam.objects.none(),
         required=False,

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from scheduler.interop import exports, imports, jobs, tasks
 from scheduler.interop.forms import ImportForm, organisations_for, teams_for
 from scheduler.models import ImportJob
+from scheduler.submissions import submit_once
 from scheduler.web import check_id
 from survivorship.models import Patient, User
 
@@ -38,6 +39,7 @@ def _job(request: HttpRequest, job_id: int) -> ImportJob:
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
+@submit_once
 def import_upload(request: HttpRequest) -> HttpResponse:
     _require_staff(request.user)
     form = ImportForm(request.POST or None, request.FILES or None, user=request.user)
@@ -89,6 +91,7 @@ def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@submit_once
 def import_confirm(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job(request, job_id)
     if jobs.import_job_confirm(job=job):

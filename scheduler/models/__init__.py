@@ -16,6 +16,7 @@ from .invitations import Invitation
 from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
 from .results import AnalyteResult
+from .submissions import Submission
 from .undo import SurveillanceChange
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "ReminderPreferences",
     "ResponsibilityOverride",
     "ScheduledEvent",
+    "Submission",
     "SurveillanceChange",
     "TreatmentContact",
     "TreatmentSummary",

@@ -20,9 +20,10 @@ from django.utils.translation import gettext_lazy as _
 from scheduler.models import Kind, Recurrence, ScheduledEvent
 from scheduler.plans import markers
 from scheduler.rules import RulesError, default_library
+from scheduler.web import IdChoiceField
+from survivorship.forms import TimeZoneField, usual_time_zones
 from survivorship.models import CancerCase, CareTeam, Patient, User
-from survivorship.timezones import zone_for
-from survivorship.validators import available_time_zones, time_zone_choices
+from survivorship.timezones import DEFAULT_TIME_ZONE, zone_choice, zone_for
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
 MAX_YEARS_AHEAD = 20
@@ -49,10 +50,6 @@ def _check_range(form: forms.Form, name: str, value: dt.date | None, *, latest: 
         form.add_error(name, _("Enter a date after 1 January 1900."))
     elif value > latest:
         form.add_error(name, _("Enter a date before %(date)s.") % {"date": latest.strftime("%d %b %Y")})
-
-
-def facts_label(value: str) -> str:
-    return {"yes": _("Yes"), "no": _("No")}.get(value, value)
 
 
 # --- event actions ------------------------------------------------------------------------
@@ -567,7 +564,7 @@ class FactsMixin:
         for name, spec in protocol.facts.items():
             self.fields[self.FACT_PREFIX + name] = forms.ChoiceField(
                 label=spec.label,
-                choices=[(value, facts_label(value)) for value in spec.values],
+                choices=spec.choices(),
                 initial=facts.get(name, spec.default),
             )
 
@@ -613,13 +610,16 @@ class EnrolmentForm(FactsMixin, forms.Form):
     display_name = forms.CharField(label=_("Full name"), max_length=200)
     date_of_birth = _date_field(_("Date of birth"))
     mrn = forms.CharField(label=_("Medical record number (MRN)"), max_length=40)
-    time_zone = forms.ChoiceField(label=_("Time zone"), help_text=_("Reminders and times follow this zone."))
+    time_zone = TimeZoneField(
+        label=_("Time zone"),
+        help_text=_("Type a city or country and choose from the list. Reminders and times follow this zone."),
+    )
     email = forms.EmailField(label=_("Email"), required=False)
     phone = forms.CharField(label=_("Mobile phone"), max_length=32, required=False)
     reminder_channel = forms.ChoiceField(
         label=_("Reminders by"), choices=Patient.Channel.choices, initial=Patient.Channel.EMAIL
     )
-    care_team = forms.ModelChoiceField(label=_("Care team"), queryset=CareTeam.objects.none())
+    care_team = IdChoiceField(label=_("Care team"), queryset=CareTeam.objects.none())
     # The cancer case
     cancer_type = forms.ChoiceField(label=_("Cancer type"))
     remission_date = _date_field(_("Remission date"))
@@ -645,11 +645,12 @@ class EnrolmentForm(FactsMixin, forms.Form):
     def __init__(self, *args: object, nurse: User, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.nurse = nurse
-        self.fields["time_zone"].choices = time_zone_choices()
-        self.fields["time_zone"].initial = (
-            nurse.time_zone if nurse.time_zone in available_time_zones() else "Europe/London"
-        )
         teams = CareTeam.objects.filter(members=nurse).select_related("organisation").order_by("name")
+        usual = usual_time_zones(Patient.objects.filter(care_team__in=teams))
+        self.fields["time_zone"].set_usual(usual)
+        self.fields["time_zone"].initial = next(
+            (name for name in [nurse.time_zone, *usual] if zone_choice(name)), DEFAULT_TIME_ZONE
+        )
         self.fields["care_team"].queryset = teams
         if len(teams) == 1:
             self.fields["care_team"].initial = teams[0].pk

@@ -292,7 +292,7 @@ def patient_page(patient: Patient, today: dt.date, *, open_year: str = "") -> di
         specs = protocol.facts if protocol else {}
         for name, value in (case.facts or {}).items():
             spec = specs.get(name)
-            facts.append((spec.label if spec else name, value))
+            facts.append((spec.label, spec.label_of(value)) if spec else (name, value))
     series = markers.marker_series(
         selectors.marker_results([patient.pk]).get(patient.pk, []), case.marker_references if case else {}
     )

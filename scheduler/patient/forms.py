@@ -4,12 +4,14 @@ is acceptable live in the services (``scheduler.patient.services``)."""
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 
 from scheduler.models.preferences import LEAD_TIME_CHOICES
+from survivorship.forms import TimeZoneField
 from survivorship.models import Patient
-from survivorship.validators import available_time_zones, validate_time_zone
+from survivorship.validators import validate_time_zone
 
 LEAD_LABELS = {
     14: _("14 days before (two weeks)"),
@@ -19,17 +21,6 @@ LEAD_LABELS = {
 }
 HOUR_CHOICES = [(h, f"{h:02d}:00") for h in range(24)]
 QUIET_CHOICES = [("", _("No quiet hours")), *HOUR_CHOICES]
-
-
-def grouped_time_zones() -> list[tuple[str, list[tuple[str, str]]]]:
-    """Zones grouped by region for a readable select ("Europe" -> "London")."""
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for name in sorted(available_time_zones()):
-        region, _sep, city = name.partition("/")
-        if not city or region in {"Etc", "SystemV", "US", "Canada", "Brazil", "Chile", "Mexico"}:
-            continue
-        groups.setdefault(region, []).append((name, city.replace("_", " ").replace("/", " – ")))
-    return [("", [("UTC", "UTC")]), *sorted(groups.items())]
 
 
 def _hour_or_none(value: str) -> int | None:
@@ -78,12 +69,13 @@ class PreferencesForm(forms.Form):
         required=False,
         help_text=_("We never send a reminder during your quiet hours."),
     )
-    time_zone = forms.CharField(
+    time_zone = TimeZoneField(
         label=_("Your time zone"),
-        max_length=64,
         validators=[validate_time_zone],
-        widget=forms.Select,
-        help_text=_("Appointment times and reminders follow this time zone."),
+        help_text=_(
+            "Type your city or country and choose from the list. "
+            "Appointment times and reminders follow this time zone."
+        ),
     )
     calendar_details = forms.BooleanField(
         label=_("Show the names of tests in my calendar app"),
@@ -96,7 +88,9 @@ class PreferencesForm(forms.Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].widget.choices = grouped_time_zones()
+        current = self.initial.get("time_zone") or ""
+        self.fields["time_zone"].current = current
+        self.fields["time_zone"].set_usual([current, *settings.USUAL_TIME_ZONES])
 
 
 class ShareForm(forms.Form):

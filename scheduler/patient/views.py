@@ -47,6 +47,7 @@ from scheduler.patient.presenters import (
     progress_view,
 )
 from scheduler.plans import selectors
+from scheduler.submissions import submit_once
 from survivorship.models import Patient
 
 FRESH_LINK_SESSION_KEY = "patient_fresh_feed_link"
@@ -165,6 +166,7 @@ def progress(request: HttpRequest, patient: Patient) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @patient_page
+@submit_once
 def preferences(request: HttpRequest, patient: Patient) -> HttpResponse:
     prefs = patient_services.preferences_for(patient)
     initial = {
@@ -248,6 +250,7 @@ def subscribe(request: HttpRequest, patient: Patient) -> HttpResponse:
 
 @require_POST
 @patient_page
+@submit_once
 def subscribe_reset(request: HttpRequest, patient: Patient) -> HttpResponse:
     had_link = patient_services.own_feed_token(patient) is not None
     token, raw = patient_services.own_feed_reset(patient=patient, actor=request.user)
@@ -261,6 +264,7 @@ def subscribe_reset(request: HttpRequest, patient: Patient) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @patient_page
+@submit_once
 def shares(request: HttpRequest, patient: Patient) -> HttpResponse:
     if request.method == "POST":
         form = ShareForm(request.POST)
@@ -301,6 +305,7 @@ def shares(request: HttpRequest, patient: Patient) -> HttpResponse:
 
 @require_POST
 @patient_page
+@submit_once
 def share_revoke(request: HttpRequest, patient: Patient, token_id: int) -> HttpResponse:
     token = patient_services.share_for(patient, token_id)
     patient_services.share_revoke(token=token, actor=request.user)
@@ -317,6 +322,7 @@ def _state_label(invitation: Invitation | None, state: str) -> str:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @never_cache
+@submit_once
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     """The link in the invitation email: choose a password, then you are signed in."""
     check = invitations.invitation_check(token)

@@ -107,7 +107,7 @@ def explain(library_or_protocol: ProtocolLibrary | Protocol, occurrence: Occurre
         )
         item = protocol.item(o.item_id)
         if item is not None and item.when:
-            lines.append(f"Applies because {describe_conditions(item.when)}.")
+            lines.append(f"Applies because {describe_conditions(item.when, protocol.facts)}.")
         if o.protocol_version != protocol.version:
             lines.append(f"Note: the protocol is now at version {protocol.version}.")
     if o.due != o.nominal_due:

@@ -306,6 +306,19 @@ class _Builder:
     def fail(self, item: str | None, problem: str) -> ProtocolError:
         return ProtocolError(self.file, item, problem)
 
+    def value_labels(self, name: str, spec: dict[str, Any]) -> dict[str, str]:
+        """The words for each value of fact ``name`` (every value but yes/no has one)."""
+        labels: dict[str, str] = dict(spec.get("value_labels", {}))
+        for value in labels:
+            if value not in spec["values"]:
+                raise self.fail(
+                    None, f"fact {name}: a label is given for {value!r}, which is not one of its values"
+                )
+        unlabelled = [v for v in spec["values"] if v not in labels and v not in ("yes", "no")]
+        if unlabelled:
+            raise self.fail(None, f"fact {name}: value_labels has no label for {', '.join(unlabelled)}")
+        return labels
+
     def build(self, expected_slug: str) -> Protocol:
         data = self.data
         if data["slug"] != expected_slug:
@@ -320,8 +333,14 @@ class _Builder:
                         None, f"fact {name}: exposures given for {value!r}, which is not one of its values"
                     )
                 implied[value] = self.exposures(f"fact {name}", exposures)
+            labels = self.value_labels(name, spec)
             self.facts[name] = FactSpec(
-                name, spec["label"], tuple(spec["values"]), spec["default"], MappingProxyType(implied)
+                name,
+                spec["label"],
+                tuple(spec["values"]),
+                spec["default"],
+                MappingProxyType(implied),
+                MappingProxyType(dict(labels)),
             )
         policy = data["range_policy"]
         range_policy = RangePolicy(

@@ -35,8 +35,17 @@ def conditions_hold(conditions: Conditions, facts: Mapping[str, str]) -> bool:
     return all(facts[name] in values for name, values in conditions)
 
 
-def describe_conditions(conditions: Conditions) -> str:
-    return " and ".join(f"{name} is {' or '.join(values)}" for name, values in conditions)
+def describe_conditions(conditions: Conditions, facts: Mapping[str, FactSpec] | None = None) -> str:
+    """ "Breast surgery is Breast-conserving surgery" (by the facts' labels when given)."""
+    facts = facts or {}
+
+    def one(name: str, values: tuple[str, ...]) -> str:
+        spec = facts.get(name)
+        if spec is None:
+            return f"{name} is {' or '.join(values)}"
+        return f"{spec.label} is {' or '.join(spec.label_of(v) for v in values)}"
+
+    return " and ".join(one(name, values) for name, values in conditions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +125,16 @@ class Item:
         return conditions_hold(self.when, facts)
 
 
+YES_NO_LABELS = {"yes": "Yes", "no": "No"}
+
+
 @dataclass(frozen=True, slots=True)
 class FactSpec:
     """A patient fact a protocol understands; ``values`` are ordered lowest risk first.
 
     ``exposures`` maps a value to the treatment exposures it implies for the care plan
-    (e.g. ``{"yes": ("neck-radiation",)}`` for "neck irradiated").
+    (e.g. ``{"yes": ("neck-radiation",)}`` for "neck irradiated"); ``value_labels`` maps a
+    value to the words people read ("conserved" -> "Breast-conserving surgery").
     """
 
     name: str
@@ -129,6 +142,14 @@ class FactSpec:
     values: tuple[str, ...]
     default: str
     exposures: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    value_labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def label_of(self, value: str) -> str:
+        """What people read for ``value``: its label, "Yes"/"No", or the value itself."""
+        return self.value_labels.get(value) or YES_NO_LABELS.get(value) or value
+
+    def choices(self) -> list[tuple[str, str]]:
+        return [(value, self.label_of(value)) for value in self.values]
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from scheduler.careplan.views.common import audience, paper, pdf_response
 from scheduler.careplan.views.links import link_url
 from scheduler.models import CarePlan
 from scheduler.plans.services import patient_view_log
+from scheduler.submissions import submit_once
 from scheduler.web import check_id
 from survivorship.models import Patient
 
@@ -115,6 +116,7 @@ def overview(request: HttpRequest, patient_id: int) -> HttpResponse:
 @login_required
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
+@submit_once
 def summary_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient(request, patient_id)
     case = getattr(patient, "cancer_case", None)
@@ -154,6 +156,7 @@ def summary_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@submit_once
 def responsibility(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient(request, patient_id)
     try:
@@ -176,6 +179,7 @@ def responsibility(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@submit_once
 def notes(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient(request, patient_id)
     form = NotesForm(request.POST)
@@ -194,6 +198,7 @@ def notes(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@submit_once
 def deliver(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient(request, patient_id)
     form = DeliverForm(request.POST)
@@ -296,6 +301,7 @@ def version_pdf(request: HttpRequest, patient_id: int, number: int) -> HttpRespo
 
 @login_required
 @require_POST
+@submit_once
 def link_create(request: HttpRequest, patient_id: int, number: int) -> HttpResponse:
     patient = _patient(request, patient_id)
     version = selectors.version_of(patient, check_id(number))
@@ -319,6 +325,7 @@ def link_create(request: HttpRequest, patient_id: int, number: int) -> HttpRespo
 
 @login_required
 @require_POST
+@submit_once
 def link_revoke(request: HttpRequest, patient_id: int, link_id: int) -> HttpResponse:
     patient = _patient(request, patient_id)
     link = selectors.links_of(patient).filter(pk=check_id(link_id)).first()

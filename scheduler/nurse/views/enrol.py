@@ -16,6 +16,7 @@ from scheduler.nurse.forms import EnrolmentForm
 from scheduler.nurse.presenters import plan_preview
 from scheduler.plans import services
 from scheduler.rules import RulesError
+from scheduler.submissions import submit_once
 
 
 def _facts_step(request: HttpRequest) -> EnrolmentForm:
@@ -29,6 +30,7 @@ def _facts_step(request: HttpRequest) -> EnrolmentForm:
 
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
+@submit_once
 def enrol(request: HttpRequest) -> HttpResponse:
     require_nurse(request.user)
     action = request.POST.get("action", "")

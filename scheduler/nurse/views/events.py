@@ -17,6 +17,7 @@ from scheduler.models import ScheduledEvent
 from scheduler.nurse import presenters
 from scheduler.nurse.forms import EVENT_FORMS, EventForm
 from scheduler.plans import services
+from scheduler.submissions import submit_once
 from scheduler.web import check_id, safe_next
 
 SERVICES = {
@@ -70,6 +71,7 @@ def event_quick(request: HttpRequest, event_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@submit_once
 def event_action(request: HttpRequest, event_id: int, action: str) -> HttpResponse:
     event = event_for_nurse(request.user, check_id(event_id))
     form_class = EVENT_FORMS.get(action)

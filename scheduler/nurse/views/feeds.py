@@ -19,6 +19,7 @@ from scheduler.feeds import tokens
 from scheduler.formats import when_text
 from scheduler.models.feeds import FeedToken
 from scheduler.nurse.forms import FeedLinkForm
+from scheduler.submissions import submit_once
 from scheduler.web import check_id
 
 FRESH_SESSION_KEY = "nurse_fresh_feed_link"
@@ -45,6 +46,7 @@ def _keep_fresh(request: HttpRequest, token: FeedToken, raw: str) -> None:
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 @never_cache
+@submit_once
 def feeds(request: HttpRequest) -> HttpResponse:
     require_nurse(request.user)
     form = FeedLinkForm(request.POST or None)
@@ -81,6 +83,7 @@ def feeds(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
+@submit_once
 def feed_action(request: HttpRequest, token_id: int, action: str) -> HttpResponse:
     if action not in ACTIONS:
         raise Http404

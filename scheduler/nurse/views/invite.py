@@ -13,12 +13,14 @@ from django.views.decorators.http import require_http_methods
 from scheduler.access import patient_for_nurse
 from scheduler.formats import when_text
 from scheduler.invitations import services as invitations
+from scheduler.submissions import submit_once
 from scheduler.web import check_id
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 @never_cache
+@submit_once
 def invite(request: HttpRequest, patient_id: int) -> HttpResponse:
     """A nurse of the patient's care team invites them (GET: what will happen; POST: send)."""
     patient = patient_for_nurse(request.user, check_id(patient_id))

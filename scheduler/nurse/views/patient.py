@@ -29,6 +29,7 @@ from scheduler.nurse.forms import (
 )
 from scheduler.plans import services
 from scheduler.rules import RulesError
+from scheduler.submissions import submit_once
 from scheduler.web import check_id, parse_id
 from survivorship.models import CancerCase, Patient, User
 
@@ -193,6 +194,7 @@ def _problems(exc: Exception) -> list[str]:
 
 @login_required
 @require_POST
+@submit_once
 def patient_action(request: HttpRequest, patient_id: int, action: str) -> HttpResponse:
     patient = patient_for_nurse(request.user, check_id(patient_id))
     back = reverse("nurse:patient", args=[patient.pk])

@@ -24,6 +24,7 @@ from scheduler.models import ScheduledEvent
 from scheduler.nurse import presenters
 from scheduler.nurse.worklist_forms import BulkActionForm, WorklistFilterForm
 from scheduler.plans import bulk, selectors, services
+from scheduler.submissions import submit_once
 from scheduler.web import check_id, page_number, query_without, safe_next
 from survivorship.models import CareTeam, User
 
@@ -187,6 +188,7 @@ def _report(request: HttpRequest, action: str, result: bulk.BulkResult, form: Bu
 
 @login_required
 @require_POST
+@submit_once
 def worklist_bulk(request: HttpRequest) -> HttpResponse:
     """A bulk action from the worklist on the ticked items or on every matching item."""
     scope = _Scope(request)
@@ -224,6 +226,7 @@ MISSED_REASON = "Not done in time: a later %(title)s is due (closed from the wor
 
 @login_required
 @require_POST
+@submit_once
 def worklist_close_missed(request: HttpRequest, event_id: int) -> HttpResponse:
     """Close as missed, in one action, the overdue occurrences that the row ``event_id``
     (a later occurrence of the same item) supersedes."""

@@ -352,3 +352,13 @@ def test_dates_are_judged_in_the_patients_zone(nurse, zone, accepted):
             with pytest.raises(ValidationError) as excinfo:
                 call()
             assert _errors(excinfo)["delivered_on"] == ["The delivery date cannot be in the future."]
+
+
+@pytest.mark.parametrize("digest", ["ü€😀", "0" * 64, "not-a-digest"])
+def test_a_reviewed_digest_that_is_not_this_documents_delivers_nothing(patient, nurse, digest):
+    """Found by the fuzz test: a non-ASCII value was a TypeError (500) in compare_digest."""
+    complete_summary(patient, nurse)
+    with pytest.raises(ValidationError) as excinfo:
+        _deliver(patient, nurse, expected_digest=digest)
+    assert "changed since you reviewed it" in excinfo.value.messages[0]
+    assert not CarePlanVersion.objects.exists()

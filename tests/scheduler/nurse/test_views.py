@@ -382,7 +382,9 @@ def test_bulk_mark_booked_books_ticked_events_on_their_due_dates(client_nurse, p
         assert event.booked_start == dt.datetime(2026, 6, day, 7, 30, tzinfo=dt.UTC)  # 08:30 BST
 
 
-@pytest.mark.parametrize("ids", [["abc"], ["999999"], [], ["1e9"]])
+@pytest.mark.parametrize(
+    "ids", [["abc"], ["999999"], [], ["1e9"], ["1180591620717411303424"], ["-5"], ["\x00"], ["٣"]]
+)
 def test_bulk_mark_booked_with_bad_ids_books_nothing_and_says_why(client_nurse, patient, ids):
     event = ScheduledEventFactory(patient=patient, key="soon#1", due_date=dt.date(2026, 6, 20))
     response = client_nurse.post(
@@ -931,7 +933,10 @@ def test_save_without_a_preview_only_previews(client_nurse, team):
         ({"display_name": ""}, "This field is required"),
         ({"display_name": "x" * 1000}, "at most 200 characters"),
         ({"mrn": "   "}, "This field is required"),
-        ({"time_zone": "Mars/Olympus"}, "Select a valid choice"),
+        ({"time_zone": "Mars/Olympus"}, "Choose a time zone from the list"),
+        ({"time_zone": "Factory"}, "Choose a time zone from the list"),
+        ({"time_zone": "Etc/GMT+5"}, "Choose a time zone from the list"),
+        ({"time_zone": "US/Eastern"}, "Choose a time zone from the list"),
         ({"cancer_type": "dragonpox"}, "Select a valid choice"),
         ({"fact_stage": "IX"}, "Select a valid choice"),
         ({"email": "not-an-email"}, "Enter a valid email"),
@@ -961,3 +966,50 @@ def test_enrolment_refuses_a_duplicate_mrn_and_another_teams_care_team(
     )
     assert response.status_code == 400
     assert not Patient.objects.filter(mrn="NEW-1").exists()
+
+
+# --- forms in the nurse's words (issue 14, point 6) ----------------------------------------------
+
+
+def test_enrolment_time_zone_is_a_searchable_list_with_the_usual_zones_first(
+    client_nurse, team, nurse, settings
+):
+    settings.USUAL_TIME_ZONES = ["Europe/London", "Europe/Dublin"]
+    for n, zone in enumerate(["America/New_York", "America/New_York", "Asia/Kolkata"]):
+        enrol(team, nurse, name=f"Zone {n}", mrn=f"Z-{n}", time_zone=zone)
+    html = client_nurse.get(reverse("nurse:enrol")).content.decode()
+    box = re.search(r'<input[^>]*name="time_zone"[^>]*>', html).group(0)
+    list_id = re.search(r'list="([^"]+)"', box).group(1)
+    datalist = re.search(rf'<datalist id="{list_id}">(.*?)</datalist>', html, re.S).group(1)
+    zones = re.findall(r'<option value="([^"]+)">([^<]*)</option>', datalist)
+    names = [name for name, _label in zones]
+    assert names[:4] == ["Europe/London", "Europe/Dublin", "America/New_York", "Asia/Kolkata"]
+    assert ("Europe/London", "London, Britain (UK)") in zones
+    assert not {"Factory", "localtime", "Etc/UTC", "Etc/GMT+5", "US/Eastern", "GB", "UCT"} & set(names)
+    assert len(names) == len(set(names)) > 400
+
+
+def test_enrolment_accepts_a_zone_typed_in_any_case_or_by_its_label(client_nurse, team):
+    for n, typed in enumerate(("europe/paris", "Paris, France")):
+        data = enrol_data(team, time_zone=typed, mrn=f"TZ-{n}")
+        preview = text(client_nurse.post(reverse("nurse:enrol"), {**data, "action": "preview"}))
+        digest = re.search(r'name="preview_digest" value="([0-9a-f]{64})"', preview).group(1)
+        response = client_nurse.post(
+            reverse("nurse:enrol"), {**data, "preview_digest": digest, "action": "save"}
+        )
+        assert response.status_code == 302
+        assert Patient.objects.get(mrn=f"TZ-{n}").time_zone == "Europe/Paris"
+
+
+def test_facts_are_shown_by_their_labels_on_the_forms_and_the_patient_page(client_nurse, team, nurse):
+    patient = enrol(team, nurse, cancer_type="breast", facts={"breast_surgery": "conserved"})
+    html = client_nurse.get(reverse("nurse:patient", args=[patient.pk]) + "?panel=case").content.decode()
+    assert '<option value="conserved" selected>Breast-conserving surgery</option>' in html
+    words = re.sub(r"<[^>]+>", " ", html)  # what people read, without the markup
+    assert "Breast-conserving surgery" in words
+    assert "conserved" not in words.replace("Breast-conserving", "")
+    preview = client_nurse.post(
+        reverse("nurse:enrol"),
+        {**enrol_data(team, cancer_type="aml", facts_for="aml", fact_risk="favorable"), "action": "preview"},
+    )
+    assert '<option value="favorable" selected>Favourable</option>' in preview.content.decode()

@@ -109,10 +109,31 @@ def _assert_refused(client, patient, data, field: str, words: str) -> None:
     assert not ReminderPreferences.objects.filter(patient=patient).exists()
 
 
-def test_an_unknown_time_zone_is_refused(logged_in, patient):
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "Factory", "localtime", "Etc/GMT+5", "US/Eastern"])
+def test_an_unknown_or_unlisted_time_zone_is_refused(logged_in, patient, zone):
     _assert_refused(
-        logged_in, patient, _valid(time_zone="Mars/Olympus_Mons"), "time_zone", "is not a time zone"
+        logged_in, patient, _valid(time_zone=zone), "time_zone", "Choose a time zone from the list"
     )
+
+
+def test_the_time_zone_list_starts_with_the_patients_own_zone(logged_in, patient, settings):
+    settings.USUAL_TIME_ZONES = ["Europe/London"]
+    patient.time_zone = "Australia/Sydney"
+    patient.save(update_fields=["time_zone"])
+    html = logged_in.get(URL).content.decode()
+    datalist = re.search(r'<datalist id="id_time_zone-zones">(.*?)</datalist>', html, re.S).group(1)
+    names = re.findall(r'<option value="([^"]+)">', datalist)
+    assert names[:2] == ["Australia/Sydney", "Europe/London"]
+    assert "Factory" not in names and "Etc/UTC" not in names
+
+
+def test_a_zone_no_longer_listed_is_kept_when_sent_back_unchanged(logged_in, patient):
+    patient.time_zone = "US/Eastern"  # an alias, stored before the list left aliases out
+    patient.save(update_fields=["time_zone"])
+    response = logged_in.post(URL, _valid(time_zone="US/Eastern", send_hour="10"))
+    assert response.status_code == 302
+    patient.refresh_from_db()
+    assert patient.time_zone == "US/Eastern"
 
 
 def test_quiet_hours_that_swallow_the_send_hour_are_refused(logged_in, patient):

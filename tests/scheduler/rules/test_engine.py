@@ -246,7 +246,7 @@ def test_explain_names_rule_phase_conditions_and_source():
     text = explain(LIB.get("breast"), mammogram)
     assert "item 'mammogram'" in text and "phase 'Yearly'" in text
     assert "every 12 months" in text
-    assert "Applies because breast_surgery is conserved." in text
+    assert "Applies because Breast surgery is Breast-conserving surgery." in text
     assert "Source: S1 — ASCO 2013 breast follow-up (NGC summary 9457)." in text
     with pytest.raises(RulesError, match="comes from breast, not lung"):
         explain(LIB.get("lung"), mammogram)

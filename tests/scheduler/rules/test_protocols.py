@@ -231,6 +231,7 @@ default = "sparse"
 [facts.risk]
 label = "Risk"
 values = ["low", "high"]
+value_labels = { low = "Low", high = "High" }
 default = "low"
 
 [[items]]
@@ -317,6 +318,31 @@ def test_a_bad_file_names_file_and_problem(tmp_path, change, problem):
     with pytest.raises(ProtocolError, match=r"^demo\.toml: ") as caught:
         load_library(write(tmp_path, GOOD.replace(old, new, 1)))
     assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        (
+            'value_labels = { low = "Low", high = "High" }',
+            'value_labels = { low = "Low" }',
+            "no label for high",
+        ),
+        ('value_labels = { low = "Low", high = "High" }', "", "no label for low, high"),
+        ('high = "High" }', 'high = "High", medium = "Medium" }', "label is given for 'medium'"),
+    ],
+)
+def test_every_fact_value_but_yes_and_no_has_a_label(tmp_path, old, new, problem):
+    with pytest.raises(ProtocolError, match=r"^demo\.toml: fact risk: ") as caught:
+        load_library(write(tmp_path, GOOD.replace(old, new, 1)))
+    assert problem in str(caught.value)
+
+
+def test_fact_values_read_as_words():
+    surgery = LIB.get("breast").facts["breast_surgery"]
+    assert surgery.choices() == [("conserved", "Breast-conserving surgery"), ("mastectomy", "Mastectomy")]
+    assert LIB.get("aml").facts["risk"].label_of("favorable") == "Favourable"
+    assert LIB.get("breast").facts["tamoxifen_with_uterus"].label_of("yes") == "Yes"
 
 
 def test_a_duplicate_item_id_is_refused(tmp_path):
