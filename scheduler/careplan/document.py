@@ -412,25 +412,29 @@ def _recommendations(
     ]
 
 
-def _missing(  # noqa: C901 - to split (issue 13.4)
-    summary: TreatmentSummary | None, sections: tuple[Section, ...], has_contacts: bool
-) -> list[str]:
-    """Labels of the summary's expected fields that hold neither a value nor a state."""
-    missing: list[str] = []
-
-    def check(field: Field) -> None:
-        if field.expected and _row(summary, field)["state"] == NOT_RECORDED:
-            missing.append(field.label)
-
+def _section_fields(summary: TreatmentSummary | None, sections: tuple[Section, ...]) -> list[Field]:
+    """The fields of the summary's sections, with a gate's details when it is answered yes."""
+    fields: list[Field] = []
     for section in sections:
         for entry in section.entries:
             if isinstance(entry, Gate):
-                check(entry.field)
+                fields.append(entry.field)
                 if summary is not None and getattr(summary, entry.field.name) == Answer.YES:
-                    for detail in entry.details:
-                        check(detail)
+                    fields.extend(entry.details)
             else:
-                check(entry)
+                fields.append(entry)
+    return fields
+
+
+def _missing(
+    summary: TreatmentSummary | None, sections: tuple[Section, ...], has_contacts: bool
+) -> list[str]:
+    """Labels of the summary's expected fields that hold neither a value nor a state."""
+    missing: list[str] = [
+        field.label
+        for field in _section_fields(summary, sections)
+        if field.expected and _row(summary, field)["state"] == NOT_RECORDED
+    ]
     if not has_contacts:
         missing.append(_("Treating team contacts"))
     for field in PRIMARY_CARE_FIELDS:
