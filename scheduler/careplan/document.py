@@ -255,7 +255,7 @@ def _months_after(anchor: dt.date, day: dt.date) -> int:
     return (day.year - anchor.year) * 12 + day.month - anchor.month - (1 if day.day < anchor.day else 0)
 
 
-def _schedule(  # noqa: C901 - to split (issue 13.4)
+def _schedule(
     case: CancerCase,
     protocol: rules.Protocol,
     facts: Mapping[str, str],
@@ -283,27 +283,15 @@ def _schedule(  # noqa: C901 - to split (issue 13.4)
 
     for item in protocol.items:
         override = item_overrides.get(item.id)
-        if not item.applies(facts) or (override is not None and override.disabled):
+        if not _still_planned(item, override, facts, open_by_item):
             continue
-        if item.max_count is not None and not open_by_item.get(item.id):
-            continue  # a one-off (or limited) test that is done or no longer planned
         who = _who(f"item:{item.id}", item.provider, overrides)
         for phase in item.phases:
             if phase.end_month is not None and phase.end_month <= elapsed:
                 continue
             start = add_months(remission, phase.start_month)
             end = add_months(remission, phase.end_month) if phase.end_month is not None else None
-            if override is not None and override.interval_months:
-                how_often = _("%(interval)s (set by your care team)") % {
-                    "interval": interval_text(override.interval_months, override.interval_months)
-                }
-            elif item.max_count == 1:
-                how_often = _("once")
-            else:
-                how_often = interval_text(phase.interval.low, phase.interval.high)
-                if phase.interval.is_range:
-                    step = phase.interval.step(item.range_end or policy_end)
-                    how_often += " " + _("(planned %(interval)s)") % {"interval": interval_text(step, step)}
+            how_often = _how_often(item, phase, override, policy_end)
             rows.append(
                 {
                     "key": f"{item.id}|{phase.label}",
@@ -319,6 +307,47 @@ def _schedule(  # noqa: C901 - to split (issue 13.4)
                     **who,
                 }
             )
+    rows += _custom_rows(patient, open_by_item, overrides, today)
+    rows.sort(key=lambda row: (row["from"], row["what"]))
+    return rows
+
+
+def _still_planned(
+    item: rules.Item,
+    override: Any,
+    facts: Mapping[str, str],
+    open_by_item: Mapping[str, list[ScheduledEvent]],
+) -> bool:
+    """Whether a protocol item belongs in the schedule: it applies, the care team has not
+    turned it off, and a one-off (or limited) test is not done or dropped."""
+    if not item.applies(facts) or (override is not None and override.disabled):
+        return False
+    return item.max_count is None or bool(open_by_item.get(item.id))
+
+
+def _how_often(item: rules.Item, phase: rules.Phase, override: Any, policy_end: Any) -> str:
+    """How often an item of the protocol comes in one phase, in words."""
+    if override is not None and override.interval_months:
+        return _("%(interval)s (set by your care team)") % {
+            "interval": interval_text(override.interval_months, override.interval_months)
+        }
+    if item.max_count == 1:
+        return _("once")
+    how_often = interval_text(phase.interval.low, phase.interval.high)
+    if phase.interval.is_range:
+        step = phase.interval.step(item.range_end or policy_end)
+        how_often += " " + _("(planned %(interval)s)") % {"interval": interval_text(step, step)}
+    return how_often
+
+
+def _custom_rows(
+    patient: Patient,
+    open_by_item: Mapping[str, list[ScheduledEvent]],
+    overrides: Mapping[str, str],
+    today: dt.date,
+) -> list[dict[str, Any]]:
+    """The care team's own items that still run."""
+    rows: list[dict[str, Any]] = []
     for custom in patient.custom_items.all():
         if not custom.active or (custom.until is not None and custom.until < today):
             continue
@@ -345,7 +374,6 @@ def _schedule(  # noqa: C901 - to split (issue 13.4)
                 **_who(f"item:{custom.item_id}", Party.ONCOLOGY_TEAM, overrides),
             }
         )
-    rows.sort(key=lambda row: (row["from"], row["what"]))
     return rows
 
 
@@ -384,25 +412,29 @@ def _recommendations(
     ]
 
 
-def _missing(  # noqa: C901 - to split (issue 13.4)
-    summary: TreatmentSummary | None, sections: tuple[Section, ...], has_contacts: bool
-) -> list[str]:
-    """Labels of the summary's expected fields that hold neither a value nor a state."""
-    missing: list[str] = []
-
-    def check(field: Field) -> None:
-        if field.expected and _row(summary, field)["state"] == NOT_RECORDED:
-            missing.append(field.label)
-
+def _section_fields(summary: TreatmentSummary | None, sections: tuple[Section, ...]) -> list[Field]:
+    """The fields of the summary's sections, with a gate's details when it is answered yes."""
+    fields: list[Field] = []
     for section in sections:
         for entry in section.entries:
             if isinstance(entry, Gate):
-                check(entry.field)
+                fields.append(entry.field)
                 if summary is not None and getattr(summary, entry.field.name) == Answer.YES:
-                    for detail in entry.details:
-                        check(detail)
+                    fields.extend(entry.details)
             else:
-                check(entry)
+                fields.append(entry)
+    return fields
+
+
+def _missing(
+    summary: TreatmentSummary | None, sections: tuple[Section, ...], has_contacts: bool
+) -> list[str]:
+    """Labels of the summary's expected fields that hold neither a value nor a state."""
+    missing: list[str] = [
+        field.label
+        for field in _section_fields(summary, sections)
+        if field.expected and _row(summary, field)["state"] == NOT_RECORDED
+    ]
     if not has_contacts:
         missing.append(_("Treating team contacts"))
     for field in PRIMARY_CARE_FIELDS:
