@@ -350,7 +350,7 @@ def _finish(calendar: Calendar, blocks: Sequence[Block]) -> bytes:
     head = calendar_bytes(calendar)
     end = b"END:VCALENDAR\r\n"
     assert head.endswith(end)
-    return b"".join((head[: -len(end)], *(block[0] for block in blocks), end))
+    return b"".join([head[: -len(end)], *[block[0] for block in blocks], end])
 
 
 _STAMP_FIELDS = ("pk", "sequence", "status", "updated_at")
