@@ -11,13 +11,17 @@ from .careplan import (
 from .events import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
 from .extension import PlanExtensionChunk, PlanExtensionRun
 from .feeds import FeedRequestCount, FeedState, FeedToken
+from .interop import ApiAccessLog, ApiClient, ImportJob
 from .invitations import Invitation
 from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
 from .results import AnalyteResult
+from .undo import SurveillanceChange
 
 __all__ = [
     "AnalyteResult",
+    "ApiAccessLog",
+    "ApiClient",
     "CarePlan",
     "CarePlanLink",
     "CarePlanVersion",
@@ -25,6 +29,7 @@ __all__ = [
     "FeedRequestCount",
     "FeedState",
     "FeedToken",
+    "ImportJob",
     "Invitation",
     "ItemOverride",
     "Kind",
@@ -37,6 +42,7 @@ __all__ = [
     "ReminderPreferences",
     "ResponsibilityOverride",
     "ScheduledEvent",
+    "SurveillanceChange",
     "TreatmentContact",
     "TreatmentSummary",
 ]

@@ -18,6 +18,22 @@ from survivorship.models import CancerCase, CareTeam, Organisation, Patient, Use
 
 DEMO_PASSWORD = "followup-demo"  # noqa: S105 - documented demo password, demo data only
 
+# Obviously fictional contact details: Ofcom's numbers reserved for drama (020 7946 0xxx,
+# 0161 496 0xxx, 0117 496 0xxx) and made-up addresses.
+TEAM_CONTACTS: dict[str, dict[str, str]] = {
+    "Team North (demo)": {
+        "phone": "+44 161 496 0123",
+        "opening_hours": "Monday to Friday, 8:30 am to 5 pm",
+        "out_of_hours_phone": "+44 161 496 0999",
+        "address": "Follow-up Clinic North (demo), Level 2\n1 Example Road\nDemotown DM1 1AA",
+    },
+    "Team South (demo)": {
+        "phone": "+44 20 7946 0456",
+        "opening_hours": "Monday to Friday, 9 am to 4:30 pm",
+        "out_of_hours_phone": "+44 117 496 0789",
+        "address": "Follow-up Clinic South (demo), Ground floor\n2 Sample Street\nDemotown DM2 2BB",
+    },
+}
 NURSES = [
     ("nurse.ada", "Ada", "Demonurse", ["Team North (demo)"]),
     ("nurse.ben", "Ben", "Demonurse", ["Team South (demo)"]),
@@ -41,6 +57,21 @@ CANCER_TYPES = [
 ]
 ZONES = ["Europe/London", "Europe/Paris", "America/New_York", "America/Chicago", "Australia/Sydney"]
 PATIENT_COUNT = 48
+# History of past items: shares of skipped and missed ones, and of overdue ones among the
+# items whose window ended in the last RECENT_DAYS (older ones are never left open).
+SKIPPED_SHARE = 0.04
+MISSED_SHARE = 0.03
+OVERDUE_SHARE = 0.2
+RECENT_DAYS = 120
+SKIP_REASONS = [
+    "Done at another hospital; report received.",
+    "Not needed: reviewed at the multidisciplinary meeting.",
+    "Patient chose to skip this one after discussion.",
+]
+MISSED_REASONS = [
+    "Did not attend; rebooking was offered.",
+    "Not done in time: the next one is already planned.",
+]
 # A typical value of each analyte in its first (canonical) unit; demo results drift around it.
 DEMO_VALUES = {
     "psa": Decimal("0.03"), "cea": Decimal("2.0"), "ca-125": Decimal("14"), "ca-19-9": Decimal("18"),
@@ -80,9 +111,13 @@ class Command(BaseCommand):
             created["users"] += 1
 
         teams: dict[str, CareTeam] = {}
-        for name in ("Team North (demo)", "Team South (demo)"):
-            teams[name], made = CareTeam.objects.get_or_create(organisation=org, name=name)
+        for name, contact in TEAM_CONTACTS.items():
+            teams[name], made = CareTeam.objects.get_or_create(organisation=org, name=name, defaults=contact)
             created["teams"] += made
+            if not made and not teams[name].phone:  # a demo database from before teams had contacts
+                for field_name, value in contact.items():
+                    setattr(teams[name], field_name, value)
+                teams[name].save(update_fields=list(contact))
 
         for username, first, last, team_names in NURSES:
             nurse, made = User.objects.get_or_create(
@@ -187,12 +222,21 @@ class Command(BaseCommand):
 
     @staticmethod
     def _add_history(patient: Patient, today: dt.date, rng: random.Random) -> None:
-        """Mark most past events done (a marker value for marker tests), leave a few overdue."""
+        """A real clinic's history: most past events done (with results), a few skipped or
+        missed, and a handful (only recent ones) left overdue for the worklist."""
         past = ScheduledEvent.objects.filter(patient=patient, window_end__lt=today).order_by("due_date")
         drift = {analyte: Decimal(1) for analyte in DEMO_VALUES}
+        recent = today - dt.timedelta(days=RECENT_DAYS)
         for event in past:
-            if rng.random() < 0.1:
+            roll = rng.random()
+            if event.window_end >= recent and roll < OVERDUE_SHARE:
                 continue  # left overdue, for the worklist
+            if roll > 1 - MISSED_SHARE:
+                services.event_skip(event=event, actor=None, reason=rng.choice(MISSED_REASONS), missed=True)
+                continue
+            if roll > 1 - MISSED_SHARE - SKIPPED_SHARE:
+                services.event_skip(event=event, actor=None, reason=rng.choice(SKIP_REASONS))
+                continue
             results = {}
             for slot in markers.slots_for(item_id=event.item_id, kind=event.kind, title=event.title):
                 if slot.analyte is None:

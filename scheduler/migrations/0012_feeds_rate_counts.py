@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scheduler", "0008_careplan"),
+        ("scheduler", "0011_nursepage_undo"),
     ]
 
     operations = [
