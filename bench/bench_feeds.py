@@ -1,7 +1,18 @@
-"""Benchmark: calendar feeds served by gunicorn on loopback (issue 6).
+"""Benchmark: calendar feeds, rendered against django-ical and served by gunicorn (issues 6, 17).
 
     .venv/bin/python bench/bench_feeds.py [--patients 500] [--duration 10] [--connections 8]
                                           [--workers 2] [--port 8765] [--keep]
+                                          [--render-runs 7] [--render-only | --no-render]
+
+First, one patient's feed of 1,000 events against django-ical (bench/feeds_render.py, one
+process per configuration, run one after the other): the embedded default (SQLite and the
+file cache, as `make run` gives) and PostgreSQL with the Redis cache. Each path's median is
+compared with django-ical's in the same process: first render (nothing cached) at least
+2x faster, render after one change (the other blocks cached) and a calendar app's poll at
+least 20x faster; the poll is also timed with the rate limit off (the cost of the exact
+count); both configurations must give the same bytes.
+
+Then the HTTP part below.
 
 Creates a dedicated PostgreSQL database (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/bench_feeds), migrates and seeds it, starts gunicorn
@@ -440,7 +451,7 @@ def _measure(args, seed: dict, redis_url: str) -> int:
     cold_ms, first_ms, size, events = [], [], 0, 0
     for cold in [True] * args.renders + [False] * args.renders:
         if cold:  # nothing rendered before: no cached event blocks either
-            for key in store.scan_iter(match="survivorship:*feeds:vevent:*", count=1000):
+            for key in store.scan_iter(match="survivorship:*feeds:blocks:*", count=1000):
                 store.delete(key)
         # A change, and a link never seen before: no cached feed can answer it.
         ScheduledEvent.objects.filter(pk=seed["caseload_event_id"]).update(updated_at=timezone.now())

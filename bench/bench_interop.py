@@ -61,7 +61,7 @@ def _csv(patients: int, teams: list[str]) -> bytes:
     rng = random.Random(16)
     library = default_library()
     slugs = list(library.slugs())
-    today = dt.date.today()
+    today = dt.datetime.now(dt.UTC).date()  # the app's day (TIME_ZONE is UTC), not the machine's
     out = io.StringIO()
     out.write(",".join(COLUMNS) + "\n")
     for i in range(patients):

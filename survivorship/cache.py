@@ -1,9 +1,9 @@
 """The embedded default's cache (no Redis): Django's file cache, tuned for what the app
 keeps in it, mostly calendar feeds (a rendered feed of 1,000 events is about 1 MB).
 
-* Values are compressed with zlib level 1 instead of Django's default (6): the same
-  format (Django's own backend reads these files), several times faster to write, and
-  a feed is written once per change but read on every poll.
+* Values are stored in zlib's format without compression (level 0) instead of Django's
+  default level 6: Django's own backend still reads these files, and writing a rendered
+  feed (about 1 MB for 1,000 events) costs a copy instead of more than the render itself.
 * Django lists the whole directory before every write to see whether it must cull; here
   that listing runs at most once every ``CULL_EVERY_SECONDS`` per process, so a write
   costs the write (the cache may hold a few more than ``MAX_ENTRIES`` entries meanwhile).
@@ -19,7 +19,7 @@ import zlib
 from django.core.cache.backends.filebased import FileBasedCache
 
 CULL_EVERY_SECONDS = 10.0
-COMPRESS_LEVEL = 1
+COMPRESS_LEVEL = 0
 
 
 class FileCache(FileBasedCache):
