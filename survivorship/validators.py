@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -23,9 +25,10 @@ def validate_time_zone(value: str) -> None:
 
 
 def validate_cancer_type(value: str) -> None:
-    from scheduler.rules import default_library
-
-    if value not in default_library().slugs():
+    """A cancer type is a protocol slug ("colorectal", "head-and-neck"). Whether the
+    protocol library knows it is the schedule's rule (``scheduler.plans.services.case_errors``):
+    the care domain does not import the schedule."""
+    if not _SLUG.fullmatch(value or ""):
         raise ValidationError(
             _("“%(value)s” is not a cancer type in the protocol library."),
             code="unknown_cancer_type",
@@ -33,10 +36,7 @@ def validate_cancer_type(value: str) -> None:
         )
 
 
-def cancer_type_choices() -> list[tuple[str, str]]:
-    from scheduler.rules import default_library
-
-    return list(default_library().choices())
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 class MaximumLengthValidator:

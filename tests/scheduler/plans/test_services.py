@@ -213,7 +213,7 @@ def test_recurrence_pauses_and_a_new_remission_resumes_in_a_new_episode(nurse):
 
 def test_recurrence_in_the_future_is_refused(nurse):
     patient = enrol(nurse)
-    with pytest.raises(services.PlanError, match="future"):
+    with pytest.raises(ValidationError, match="future"):
         services.recurrence_record(
             patient=patient, detected_on=TODAY + dt.timedelta(days=2), extent="local", actor=nurse
         )
