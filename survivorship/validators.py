@@ -65,3 +65,26 @@ class MaximumLengthValidator:
             "Your password must contain at most %(max_length)d characters.",
             self.max_length,
         ) % {"max_length": self.max_length}
+
+
+# --- single-line text: names, MRNs, titles, locations ----------------------------------------
+#
+# A line break in a title or a name ends up in an email header, an SMS, a calendar's SUMMARY:
+# such fields are one line. Forms refuse control characters (``validate_single_line``) and the
+# services normalise whatever reaches them another way (``single_line``).
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def single_line(value: str) -> str:
+    """``value`` on one line: control characters (line breaks, tabs...) become spaces, runs
+    of spaces one space, no space at either end."""
+    return " ".join(_CONTROL.sub(" ", value or "").split())
+
+
+def validate_single_line(value: str) -> None:
+    if _CONTROL.search(value or ""):
+        raise ValidationError(
+            _("Write this on one line, without line breaks, tabs or other control characters."),
+            code="not_single_line",
+        )

@@ -22,7 +22,7 @@ from scheduler.plans import markers
 from scheduler.rules import RulesError, default_library
 from survivorship.models import CancerCase, CareTeam, Patient, User
 from survivorship.timezones import zone_for
-from survivorship.validators import available_time_zones, time_zone_choices
+from survivorship.validators import available_time_zones, time_zone_choices, validate_single_line
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
 MAX_YEARS_AHEAD = 20
@@ -111,7 +111,9 @@ class BookForm(EventForm):
     date = _date_field(_("Date"))
     time = forms.TimeField(label=_("Time"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     duration_minutes = forms.IntegerField(label=_("Length (minutes)"), min_value=5, max_value=720, initial=30)
-    location = forms.CharField(label=_("Location"), max_length=200, required=False)
+    location = forms.CharField(
+        label=_("Location"), max_length=200, required=False, validators=[validate_single_line]
+    )
     after_the_fact = forms.BooleanField(
         label=_("Recorded after the fact (the time is in the past)"), required=False
     )
@@ -407,7 +409,7 @@ class BulkBookForm(forms.Form):
 
 class CustomItemForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=Kind.choices, initial=Kind.VISIT)
-    title = forms.CharField(label=_("Title"), max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=200, validators=[validate_single_line])
     explanation = forms.CharField(
         label=_("Explanation for the patient"),
         max_length=2000,
@@ -625,12 +627,16 @@ class FactsMixin:
 
 class EnrolmentForm(FactsMixin, forms.Form):
     # The patient
-    display_name = forms.CharField(label=_("Full name"), max_length=200)
+    display_name = forms.CharField(label=_("Full name"), max_length=200, validators=[validate_single_line])
     date_of_birth = _date_field(_("Date of birth"))
-    mrn = forms.CharField(label=_("Medical record number (MRN)"), max_length=40)
+    mrn = forms.CharField(
+        label=_("Medical record number (MRN)"), max_length=40, validators=[validate_single_line]
+    )
     time_zone = forms.ChoiceField(label=_("Time zone"), help_text=_("Reminders and times follow this zone."))
     email = forms.EmailField(label=_("Email"), required=False)
-    phone = forms.CharField(label=_("Mobile phone"), max_length=32, required=False)
+    phone = forms.CharField(
+        label=_("Mobile phone"), max_length=32, required=False, validators=[validate_single_line]
+    )
     reminder_channel = forms.ChoiceField(
         label=_("Reminders by"), choices=Patient.Channel.choices, initial=Patient.Channel.EMAIL
     )

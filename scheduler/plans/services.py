@@ -46,6 +46,7 @@ from scheduler.plans import markers
 from scheduler.reminders.service import reminders_sync
 from survivorship.models import CancerCase, Patient, User
 from survivorship.timezones import wall_clock_exists
+from survivorship.validators import single_line
 
 logger = logging.getLogger(__name__)
 
@@ -459,7 +460,16 @@ def _raise(errors: dict[str, list[str]]) -> None:
 def enrolment_check(*, patient: Patient, case: CancerCase) -> None:
     """Every rule of an enrolment, as one ``ValidationError`` keyed by field (the enrolment
     form's preview shows them before anything is saved; ``patient_enrol`` checks again)."""
+    patient.display_name = single_line(patient.display_name)
+    patient.mrn = single_line(patient.mrn)
+    patient.phone = single_line(patient.phone)
     errors = _model_errors(patient, ["user"])
+    if patient.reminder_channel == Patient.Channel.EMAIL and not patient.email:
+        _add(errors, "email", "Reminders by email need an email address: add one or choose another way.")
+    if patient.reminder_channel == Patient.Channel.SMS and not patient.phone:
+        _add(
+            errors, "phone", "Reminders by text message need a mobile number: add one or choose another way."
+        )
     if (
         patient.organisation_id
         and Patient.objects.filter(organisation_id=patient.organisation_id, mrn=patient.mrn.strip())
@@ -475,7 +485,6 @@ def enrolment_check(*, patient: Patient, case: CancerCase) -> None:
 
 def patient_enrol(*, patient: Patient, case: CancerCase, actor: User | None) -> PlanChange:
     """Save a new patient with their cancer case and create the plan."""
-    patient.mrn = patient.mrn.strip()
     enrolment_check(patient=patient, case=case)
     with transaction.atomic(), _audited(actor):
         patient.full_clean()
@@ -547,8 +556,19 @@ def override_remove(*, override: ItemOverride, actor: User | None) -> PlanChange
 
 
 def custom_item_add(*, patient: Patient, actor: User | None, **fields: object) -> PlanChange:
+    """Add an item of the care team's own to the plan. Its title is one line (normalised
+    here whatever the caller sent); it may not start before the remission date."""
+    fields["title"] = single_line(str(fields.get("title", "")))
     with transaction.atomic(), _audited(actor):
         item = CustomItem(patient=patient, created_by=actor, **fields)
+        remission = CancerCase.objects.get(patient=patient).remission_date
+        if item.first_due and item.first_due < remission:
+            raise ValidationError(
+                {
+                    "first_due": f"The first due date cannot be before the remission date "
+                    f"({formats.long_date(remission)})."
+                }
+            )
         item.full_clean()
         item.save()
         return plan_regenerate(patient=patient, actor=actor, reason=f"adding {item.title}")
@@ -695,7 +715,7 @@ def event_book(
     # In UTC from here: an aware datetime at an ambiguous wall-clock time never compares
     # equal to one in another zone (PEP 495), even at the same instant.
     start = start.astimezone(dt.UTC)
-    location = location.strip()
+    location = single_line(location)
     with transaction.atomic(), _audited(actor):
         current = _locked(event, expected_version)
         if current.status in (ScheduledEvent.Status.COMPLETED, ScheduledEvent.Status.CANCELLED):
