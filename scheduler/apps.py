@@ -8,6 +8,9 @@ class SchedulerConfig(AppConfig):
     verbose_name = "Follow-up schedule"
 
     def ready(self) -> None:
+        # Connects the receivers (deactivating a user ends their calendar links).
+        from scheduler.feeds import signals  # noqa: F401, PLC0415 - app registry ready only here
+
         # Imported here: models cannot be imported before the app registry is ready.
         from survivorship.models import CANCER_TYPE_NAMES  # noqa: PLC0415
 

@@ -76,6 +76,18 @@ class ScheduledEvent(models.Model):
         help_text=_("Cancelled by a regeneration (may come back if the rules produce it again)."),
     )
     hand_edited = models.BooleanField(default=False, help_text=_("A nurse moved or changed it by hand."))
+    missed = models.BooleanField(
+        default=False,
+        help_text=_("Closed as missed: it was not done in time (the status is then “skipped”)."),
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_events",
+        help_text=_("The nurse who looks after this item on the worklist."),
+    )
 
     booked_start = models.DateTimeField(null=True, blank=True)
     duration_minutes = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -377,33 +377,6 @@ EVENT_FORMS: dict[str, type[EventForm]] = {
 }
 
 
-class BulkBookForm(forms.Form):
-    """The worklist's "mark booked": each chosen event on its due date at one time."""
-
-    events = forms.ModelMultipleChoiceField(
-        queryset=ScheduledEvent.objects.none(),
-        error_messages={
-            "required": _("Tick at least one event to mark as booked."),
-            "invalid_choice": _(
-                "One of the ticked events is no longer open in your caseload. Reload the page."
-            ),
-            "invalid_pk_value": _("One of the ticked events is not valid. Reload the page."),
-        },
-    )
-    start_time = forms.TimeField(
-        label=_("Time"),
-        initial=dt.time(9, 0),
-        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-        help_text=_("On each event's due date, in the patient's time zone."),
-    )
-    duration_minutes = forms.IntegerField(label=_("Length (minutes)"), min_value=5, max_value=720, initial=30)
-    location = forms.CharField(label=_("Location"), max_length=200, required=False)
-
-    def __init__(self, *args: object, events: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["events"].queryset = events
-
-
 # --- patient-level actions --------------------------------------------------------------------
 
 
@@ -806,3 +779,20 @@ class CaseloadFilterForm(forms.Form):
         self.fields["cancer_type"].choices = [("", _("All cancer types")), *cancer_type_choices()]
         for name in ("cancer_type", "status", "sort"):
             self.fields[name].widget.attrs["class"] = "form-select"
+
+
+class FeedLinkForm(forms.Form):
+    """The name of a caseload calendar link (one line, so it reads well in a list)."""
+
+    label = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        required=False,
+        help_text=_("To recognise the link by, for example “Work phone” or “Outlook on the ward PC”."),
+    )
+
+    def clean_label(self) -> str:
+        label = self.cleaned_data["label"].strip()
+        if any(ord(char) < 32 or ord(char) == 127 for char in label):
+            raise ValidationError(_("Use one line of text, without control characters."))
+        return label

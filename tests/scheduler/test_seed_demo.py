@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from scheduler.models import AnalyteResult, ScheduledEvent
 from survivorship.models import CancerCase, CareTeam, Patient, User
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +54,37 @@ def test_demo_logins_work(client):
         client.logout()
         response = client.post("/accounts/login/", {"username": login, "password": "followup-demo"})
         assert response.status_code == 302, login
+
+
+def test_seed_demo_history_looks_like_a_real_clinics():
+    """Most past items done with results, a few skipped or missed, a handful overdue (and
+    none overdue for years): issue 14.4."""
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    today = timezone.localdate()
+    past = ScheduledEvent.objects.filter(
+        patient__cancer_case__surveillance_status=CancerCase.SurveillanceStatus.ACTIVE, window_end__lt=today
+    )
+    total = past.count()
+    done = past.filter(status="completed").count()
+    skipped = past.filter(status="skipped", missed=False).count()
+    missed = past.filter(status="skipped", missed=True).count()
+    overdue = past.filter(status__in=["planned", "booked"])
+    assert done >= 0.85 * total
+    assert skipped >= 3 and missed >= 3
+    assert 3 <= overdue.count() <= 25
+    assert not overdue.filter(window_end__lt=today - dt.timedelta(days=200)).exists()
+    with_results = past.filter(status="completed", kind__in=["tumor-marker", "lab"])
+    assert AnalyteResult.objects.filter(event__in=with_results).values("event").distinct().count() >= (
+        0.8 * with_results.count()
+    )
+
+
+def test_every_demo_team_has_obviously_fictional_contact_details():
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    drama_ranges = ("+44 20 7946 0", "+44 161 496 0", "+44 117 496 0", "+44 121 496 0")
+    for team in CareTeam.objects.all():
+        team.full_clean()
+        assert team.phone.startswith(drama_ranges), team.phone
+        assert team.out_of_hours_phone.startswith(drama_ranges), team.out_of_hours_phone
+        assert team.opening_hours
+        assert "(demo)" in team.address

@@ -18,6 +18,22 @@ from survivorship.models import CancerCase, CareTeam, Organisation, Patient, Use
 
 DEMO_PASSWORD = "followup-demo"  # noqa: S105 - documented demo password, demo data only
 
+# Obviously fictional contact details: Ofcom's numbers reserved for drama (020 7946 0xxx,
+# 0161 496 0xxx, 0117 496 0xxx) and made-up addresses.
+TEAM_CONTACTS: dict[str, dict[str, str]] = {
+    "Team North (demo)": {
+        "phone": "+44 161 496 0123",
+        "opening_hours": "Monday to Friday, 8:30 am to 5 pm",
+        "out_of_hours_phone": "+44 161 496 0999",
+        "address": "Follow-up Clinic North (demo), Level 2\n1 Example Road\nDemotown DM1 1AA",
+    },
+    "Team South (demo)": {
+        "phone": "+44 20 7946 0456",
+        "opening_hours": "Monday to Friday, 9 am to 4:30 pm",
+        "out_of_hours_phone": "+44 117 496 0789",
+        "address": "Follow-up Clinic South (demo), Ground floor\n2 Sample Street\nDemotown DM2 2BB",
+    },
+}
 NURSES = [
     ("nurse.ada", "Ada", "Demonurse", ["Team North (demo)"]),
     ("nurse.ben", "Ben", "Demonurse", ["Team South (demo)"]),
@@ -41,6 +57,21 @@ CANCER_TYPES = [
 ]
 ZONES = ["Europe/London", "Europe/Paris", "America/New_York", "America/Chicago", "Australia/Sydney"]
 PATIENT_COUNT = 48
+# History of past items: shares of skipped and missed ones, and of overdue ones among the
+# items whose window ended in the last RECENT_DAYS (older ones are never left open).
+SKIPPED_SHARE = 0.04
+MISSED_SHARE = 0.03
+OVERDUE_SHARE = 0.2
+RECENT_DAYS = 120
+SKIP_REASONS = [
+    "Done at another hospital; report received.",
+    "Not needed: reviewed at the multidisciplinary meeting.",
+    "Patient chose to skip this one after discussion.",
+]
+MISSED_REASONS = [
+    "Did not attend; rebooking was offered.",
+    "Not done in time: the next one is already planned.",
+]
 # A typical value of each analyte in its first (canonical) unit; demo results drift around it.
 DEMO_VALUES = {
     "psa": Decimal("0.03"), "cea": Decimal("2.0"), "ca-125": Decimal("14"), "ca-19-9": Decimal("18"),
@@ -56,54 +87,77 @@ class Command(BaseCommand):
     help = "Load demo data (fictional people only). Safe to run repeatedly."
 
     @transaction.atomic
-    def handle(self, *args, **options) -> None:  # noqa: C901 - to split (issue 13.4)
-        library = default_library()
+    def handle(self, *args, **options) -> None:
         created = {"users": 0, "teams": 0, "patients": 0}
         org, _ = Organisation.objects.get_or_create(
             slug="demo-hospital", defaults={"name": "Demo General Hospital (fictional)"}
         )
+        teams = self._staff(org, created)
+        self._patients(org, list(teams.values()), created)
 
-        admin, made = User.objects.get_or_create(
-            username="admin",
-            defaults={
-                "email": "admin@demo.example",
-                "first_name": "Demo",
-                "last_name": "Administrator",
-                "role": User.Role.ADMINISTRATOR,
-                "is_staff": True,
-                "is_superuser": True,
-            },
+        # --- Survivorship care plans (scheduler.careplan): delivered plans for a few patients ---
+        first_nurse = {team.pk: team.members.order_by("username").first() for team in teams.values()}
+        care_plans = seed_care_plans({pk: nurse for pk, nurse in first_nurse.items() if nurse})
+        if care_plans:
+            self.stdout.write(f"Care plans delivered: {care_plans}")
+        # --- end of care plans ---
+
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo data ready: {users} users, {teams} care teams, {patients} patients created "
+                "(existing rows left as they were).".format(**created)
+            )
         )
-        if made:
-            admin.set_password(DEMO_PASSWORD)
-            admin.save(update_fields=["password"])
-            created["users"] += 1
 
+    @staticmethod
+    def _user(username: str, created: dict[str, int], **defaults: object) -> tuple[User, bool]:
+        """The demo login ``username``, made with the demo password if it does not exist."""
+        user, made = User.objects.get_or_create(username=username, defaults=defaults)
+        if made:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+            created["users"] += 1
+        return user, made
+
+    def _staff(self, org: Organisation, created: dict[str, int]) -> dict[str, CareTeam]:
+        """The administrator, the two teams and their nurses."""
+        self._user(
+            "admin",
+            created,
+            email="admin@demo.example",
+            first_name="Demo",
+            last_name="Administrator",
+            role=User.Role.ADMINISTRATOR,
+            is_staff=True,
+            is_superuser=True,
+        )
         teams: dict[str, CareTeam] = {}
-        for name in ("Team North (demo)", "Team South (demo)"):
-            teams[name], made = CareTeam.objects.get_or_create(organisation=org, name=name)
+        for name, contact in TEAM_CONTACTS.items():
+            teams[name], made = CareTeam.objects.get_or_create(organisation=org, name=name, defaults=contact)
             created["teams"] += made
+            if not made and not teams[name].phone:  # a demo database from before teams had contacts
+                for field_name, value in contact.items():
+                    setattr(teams[name], field_name, value)
+                teams[name].save(update_fields=list(contact))
 
         for username, first, last, team_names in NURSES:
-            nurse, made = User.objects.get_or_create(
-                username=username,
-                defaults={
-                    "email": f"{username}@demo.example",
-                    "first_name": first,
-                    "last_name": last,
-                    "role": User.Role.NURSE,
-                },
+            nurse, made = self._user(
+                username,
+                created,
+                email=f"{username}@demo.example",
+                first_name=first,
+                last_name=last,
+                role=User.Role.NURSE,
             )
             if made:
-                nurse.set_password(DEMO_PASSWORD)
-                nurse.save(update_fields=["password"])
-                created["users"] += 1
                 for team_name in team_names:
                     teams[team_name].members.add(nurse)
+        return teams
 
+    def _patients(self, org: Organisation, team_list: list[CareTeam], created: dict[str, int]) -> None:
+        library = default_library()
         rng = random.Random(20261124)  # fixed seed: the same people every time
         today = timezone.localdate()
-        team_list = list(teams.values())
         for index in range(PATIENT_COUNT):
             mrn = f"DEMO-{index + 1:04d}"
             # Decide everything up front so the random stream never depends on the DB.
@@ -125,20 +179,15 @@ class Command(BaseCommand):
                 continue
             user = None
             if index < 3:
-                user, made = User.objects.get_or_create(
-                    username=f"patient{index + 1}",
-                    defaults={
-                        "email": f"patient{index + 1}@demo.example",
-                        "first_name": first,
-                        "last_name": last,
-                        "role": User.Role.PATIENT,
-                        "time_zone": zone,
-                    },
+                user, _ = self._user(
+                    f"patient{index + 1}",
+                    created,
+                    email=f"patient{index + 1}@demo.example",
+                    first_name=first,
+                    last_name=last,
+                    role=User.Role.PATIENT,
+                    time_zone=zone,
                 )
-                if made:
-                    user.set_password(DEMO_PASSWORD)
-                    user.save(update_fields=["password"])
-                    created["users"] += 1
             patient = Patient(
                 organisation=org,
                 care_team=team_list[index % len(team_list)],
@@ -157,42 +206,40 @@ class Command(BaseCommand):
             )
             services.patient_enrol(patient=patient, case=case, actor=None)
             self._add_history(patient, today, random.Random(index))
-            if status == CancerCase.SurveillanceStatus.PAUSED:
-                services.recurrence_record(
-                    patient=patient,
-                    detected_on=max(remission, today - dt.timedelta(days=20)),
-                    extent="local",
-                    notes="Demo recurrence.",
-                    actor=None,
-                )
-            elif status == CancerCase.SurveillanceStatus.DISCHARGED:
-                services.surveillance_discharge(
-                    patient=patient, reason="Demo: follow-up complete", actor=None
-                )
+            self._close(patient, status, remission, today)
             created["patients"] += 1
 
-        # --- Survivorship care plans (scheduler.careplan): delivered plans for a few patients ---
-        first_nurse = {team.pk: team.members.order_by("username").first() for team in team_list}
-        care_plans = seed_care_plans({pk: nurse for pk, nurse in first_nurse.items() if nurse})
-        if care_plans:
-            self.stdout.write(f"Care plans delivered: {care_plans}")
-        # --- end of care plans ---
-
-        self.stdout.write(
-            self.style.SUCCESS(
-                "Demo data ready: {users} users, {teams} care teams, {patients} patients created "
-                "(existing rows left as they were).".format(**created)
+    @staticmethod
+    def _close(patient: Patient, status: str, remission: dt.date, today: dt.date) -> None:
+        """A paused plan (a recurrence) or a discharge, for the demo's variety."""
+        if status == CancerCase.SurveillanceStatus.PAUSED:
+            services.recurrence_record(
+                patient=patient,
+                detected_on=max(remission, today - dt.timedelta(days=20)),
+                extent="local",
+                notes="Demo recurrence.",
+                actor=None,
             )
-        )
+        elif status == CancerCase.SurveillanceStatus.DISCHARGED:
+            services.surveillance_discharge(patient=patient, reason="Demo: follow-up complete", actor=None)
 
     @staticmethod
     def _add_history(patient: Patient, today: dt.date, rng: random.Random) -> None:
-        """Mark most past events done (a marker value for marker tests), leave a few overdue."""
+        """A real clinic's history: most past events done (with results), a few skipped or
+        missed, and a handful (only recent ones) left overdue for the worklist."""
         past = ScheduledEvent.objects.filter(patient=patient, window_end__lt=today).order_by("due_date")
         drift = {analyte: Decimal(1) for analyte in DEMO_VALUES}
+        recent = today - dt.timedelta(days=RECENT_DAYS)
         for event in past:
-            if rng.random() < 0.1:
+            roll = rng.random()
+            if event.window_end >= recent and roll < OVERDUE_SHARE:
                 continue  # left overdue, for the worklist
+            if roll > 1 - MISSED_SHARE:
+                services.event_skip(event=event, actor=None, reason=rng.choice(MISSED_REASONS), missed=True)
+                continue
+            if roll > 1 - MISSED_SHARE - SKIPPED_SHARE:
+                services.event_skip(event=event, actor=None, reason=rng.choice(SKIP_REASONS))
+                continue
             results = {}
             for slot in markers.slots_for(item_id=event.item_id, kind=event.kind, title=event.title):
                 if slot.analyte is None:

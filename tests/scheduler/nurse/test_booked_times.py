@@ -122,8 +122,9 @@ def test_a_paris_booking_shows_and_prefills_as_paris_wall_clock_time(client, nur
     assert "10:30 (Europe/Paris)" in text(page)
     assert "08:30" not in text(page) and "09:30" not in text(page)
     action = reverse("nurse:event_action", args=[event.pk, "book"])
-    patient_page = client.get(reverse("nurse:patient", args=[patient.pk]))
-    for html in (page.content.decode(), patient_page.content.decode()):
+    # The patient page's cards load their quick actions (with the booking form) on demand.
+    quick = client.get(reverse("nurse:event_quick", args=[event.pk]))
+    for html in (page.content.decode(), quick.content.decode()):
         prefilled = forms_posting_to(html, action)
         assert prefilled, "a booking form is offered"
         for data in prefilled:
@@ -131,7 +132,7 @@ def test_a_paris_booking_shows_and_prefills_as_paris_wall_clock_time(client, nur
             assert data[f"e{event.pk}-book-date"] == "2026-07-01"
 
 
-@pytest.mark.parametrize("page_name", ["event", "patient"])
+@pytest.mark.parametrize("page_name", ["event", "event_quick"])
 def test_saving_a_prefilled_booking_form_unchanged_changes_nothing(client, nurse, page_name):
     patient = _patient(nurse, "Europe/Paris")
     event = _open_event(patient)
@@ -140,7 +141,7 @@ def test_saving_a_prefilled_booking_form_unchanged_changes_nothing(client, nurse
     event.refresh_from_db()
     before = (event.booked_start, event.version, event.sequence, event.location, event.duration_minutes)
 
-    url = reverse(f"nurse:{page_name}", args=[event.pk if page_name == "event" else patient.pk])
+    url = reverse(f"nurse:{page_name}", args=[event.pk])
     action = reverse("nurse:event_action", args=[event.pk, "book"])
     for _round in range(2):  # the second re-save moved it again
         data = forms_posting_to(client.get(url).content.decode(), action)[0]

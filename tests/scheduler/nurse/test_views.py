@@ -47,11 +47,6 @@ def nurse():
 
 
 @pytest.fixture
-def team(nurse):
-    return CareTeamFactory(nurses=[nurse])
-
-
-@pytest.fixture
 def other_nurse():
     other = NurseFactory()
     CareTeamFactory(nurses=[other])
@@ -203,8 +198,10 @@ def test_caseload_shows_name_mrn_type_remission_next_due_and_overdue_count(clien
     assert "Colorectal cancer" in body
     assert "2.0 years" in body
     assert "High vigilance" in body
-    assert "Later scan" in body  # the earliest open event is the next due
-    assert "! 2" in body  # two overdue, by their windows
+    # Overdue items are counted as overdue, with the oldest due date; "next due" is the next
+    # item still ahead, never a date in the past without saying so (issue 14.4).
+    assert "Later scan" not in body and "Late scan" not in body
+    assert "! 2" in body and "oldest due 1 Mar 2026" in body  # two overdue, by their windows
 
 
 def test_caseload_filters_by_search_type_status_overdue_and_due_within(client_nurse, team, nurse):
@@ -316,7 +313,9 @@ def test_patient_page_queries_do_not_grow_with_the_plan(client_nurse, patient, d
 
 def test_worklist_lists_overdue_and_due_soon_grouped_by_patient(client_nurse, team, nurse, other_nurse):
     patient = enrol(team, nurse, name="Grace Placeholder", mrn="GH-1")
-    ScheduledEventFactory(patient=patient, key="late#1", title="Overdue scan", due_date=dt.date(2026, 4, 1))
+    ScheduledEventFactory(
+        patient=patient, key="late#1", item_id="late", title="Overdue scan", due_date=dt.date(2026, 4, 1)
+    )
     ScheduledEventFactory(patient=patient, key="soon#1", title="Soon visit", due_date=dt.date(2026, 6, 25))
     ScheduledEventFactory(patient=patient, key="far#1", title="Far visit", due_date=dt.date(2026, 12, 25))
     ScheduledEventFactory(
@@ -416,10 +415,10 @@ def test_patient_page_shows_facts_timeline_and_logs_the_view(client_nurse, patie
     body = text(response)
     assert "Colorectal cancer" in body
     assert "Stage" in body and "III" in body  # default fact
-    assert "Year 2 in remission" in body and "Year 3 in remission" in body  # enrolled a year after remission
-    assert "CEA blood test" in body
-    assert '<details class="timeline-year is-current" open>' in body  # the next 18 months are unfolded
-    assert '<details class="timeline-year is-current">' in body  # later years are folded
+    assert "CEA blood test" in body  # due in the next 6 months: shown in full
+    # Later years are folded, their cards loaded when opened.
+    assert "Year 3 in remission" in body and "Year 4 in remission" in body  # enrolled a year after remission
+    assert '<details class="timeline-year is-current" id="year-1-3" data-fragment=' in body
     log = PatientAccessLog.objects.get(patient=patient)
     assert log.user == nurse
     assert "Who viewed this page" in body
@@ -430,7 +429,7 @@ def test_patient_page_audit_trail_shows_who_changed_what_before_and_after(client
     old_due = event.due_date
     new_due = event.window_end if event.window_end != old_due else event.window_start
     services.event_move(event=event, actor=nurse, new_due=new_due, reason="Clinic closed")
-    body = text(client_nurse.get(reverse("nurse:patient", args=[patient.pk])))
+    body = text(client_nurse.get(reverse("nurse:patient_audit", args=[patient.pk])))
     audit = re.sub(r"<[^>]+>", "", body.split('id="audit-heading"', 1)[1])
     assert "changed by" in audit and str(nurse) in audit
     assert f"Due date: {old_due:%d %b %Y} → {new_due:%d %b %Y}" in audit
@@ -747,6 +746,12 @@ def test_recurrence_pauses_and_a_new_remission_resumes(client_nurse, patient):
     response = patient_post(
         client_nurse, patient, "recurrence", "recurrence", detected_on="2026-06-01", extent="local", notes=""
     )
+    assert response.status_code == 200  # the confirmation step: nothing changed yet
+    assert CancerCase.objects.get(patient=patient).surveillance_status == "active"
+    response = client_nurse.post(
+        reverse("nurse:patient_action", args=[patient.pk, "recurrence"]),
+        {"recurrence-detected_on": "2026-06-01", "recurrence-extent": "local", "confirmed": "yes"},
+    )
     assert response.status_code == 302
     case = CancerCase.objects.get(patient=patient)
     assert case.surveillance_status == "paused"
@@ -770,10 +775,14 @@ def test_a_recurrence_in_the_future_is_refused(client_nurse, patient):
 
 def test_discharge_needs_a_reason(client_nurse, patient):
     assert patient_post(client_nurse, patient, "discharge", "discharge", reason=" ").status_code == 400
-    assert (
-        patient_post(client_nurse, patient, "discharge", "discharge", reason="Five years clear").status_code
-        == 302
+    response = patient_post(
+        client_nurse, patient, "discharge", "discharge", reason="Five years clear", confirmed="yes"
     )
+    assert response.status_code == 200  # "confirmed" must be outside the form's prefix: still asking
+    response = patient_post(
+        client_nurse, patient, "discharge", "", **{"discharge-reason": "Five years clear", "confirmed": "yes"}
+    )
+    assert response.status_code == 302
     assert CancerCase.objects.get(patient=patient).surveillance_status == "discharged"
 
 

@@ -32,11 +32,6 @@ def _frozen_clock():
         yield
 
 
-@pytest.fixture
-def nurse():
-    return NurseFactory()
-
-
 def enrol(
     nurse, *, cancer_type="colorectal", facts=None, remission=dt.date(2025, 2, 10), mrn="TEST-1", zone=None
 ):
@@ -214,7 +209,7 @@ def test_recurrence_pauses_and_a_new_remission_resumes_in_a_new_episode(nurse):
 
 def test_recurrence_in_the_future_is_refused(nurse):
     patient = enrol(nurse)
-    with pytest.raises(ValidationError, match="future"):
+    with pytest.raises(services.PlanError, match="future"):
         services.recurrence_record(
             patient=patient, detected_on=TODAY + dt.timedelta(days=2), extent="local", actor=nurse
         )

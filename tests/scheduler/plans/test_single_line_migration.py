@@ -1,5 +1,5 @@
 """The data migration that puts stored titles, locations, names, MRNs and phone numbers on
-one line (scheduler 0009, issue 11.6), run with Django's migration executor: bad rows are
+one line (scheduler 0013, issue 11.6), run with Django's migration executor: bad rows are
 made at the previous migration, then migrated, then checked."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("scheduler", "0008_careplan"), ("survivorship", "0002_organisation_share_results_by_default")]
-AFTER = [("scheduler", "0009_clinical_single_line_text")]
+BEFORE = [("scheduler", "0012_feeds_rate_counts"), ("survivorship", "0003_patientux_careteam_contact")]
+AFTER = [("scheduler", "0013_clinical_single_line_text")]
 
 
 def migrate(targets):

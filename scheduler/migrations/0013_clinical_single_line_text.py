@@ -52,8 +52,8 @@ def repair(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scheduler", "0008_careplan"),
-        ("survivorship", "0002_organisation_share_results_by_default"),
+        ("scheduler", "0012_feeds_rate_counts"),
+        ("survivorship", "0003_patientux_careteam_contact"),
     ]
 
     operations = [migrations.RunPython(repair, migrations.RunPython.noop, elidable=True)]

@@ -1,0 +1,26 @@
+// Worklist: "select every item on this page" and a live count of what is selected.
+// Without this script every checkbox still works; "all matching items" needs no script.
+(function () {
+  "use strict";
+  var form = document.getElementById("bulk");
+  if (!form) { return; }
+  var page = document.getElementById("select-page");
+  var all = document.getElementById("all-matching");
+  var count = document.getElementById("selected-count");
+  var boxes = Array.prototype.slice.call(form.querySelectorAll("input.row-check"));
+  function update() {
+    var ticked = boxes.filter(function (b) { return b.checked; }).length;
+    page.checked = ticked === boxes.length && boxes.length > 0;
+    page.indeterminate = ticked > 0 && ticked < boxes.length;
+    count.textContent = all.checked ? all.nextElementSibling.textContent.replace(/^Select /, "") + " selected"
+      : ticked + " selected on this page";
+  }
+  page.hidden = false;
+  page.addEventListener("change", function () {
+    boxes.forEach(function (b) { b.checked = page.checked; });
+    update();
+  });
+  boxes.forEach(function (b) { b.addEventListener("change", update); });
+  all.addEventListener("change", update);
+  update();
+})();
