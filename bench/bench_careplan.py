@@ -125,7 +125,7 @@ def run(runs: int, client_class, save: Path | None) -> None:
     today = dt.datetime.now(dt.UTC).date()  # the app's day (TIME_ZONE is UTC), not the machine's
     patient = Patient.objects.create(
         organisation=org, care_team=team, display_name="Bench Patient (demo)", mrn="DEMO-BENCH",
-        date_of_birth=dt.date(1970, 3, 1), time_zone="Europe/London",
+        date_of_birth=dt.date(1970, 3, 1), time_zone="Europe/London", email="bench@demo.example",
     )  # fmt: skip
     remission = today - dt.timedelta(days=8 * 365)
     case = CancerCase(

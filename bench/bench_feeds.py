@@ -112,7 +112,7 @@ def _seed(patients: int) -> dict:
     long_patient = Patient(
         organisation=org, care_team=CareTeam.objects.create(organisation=org, name="Long follow-up"),
         display_name="Bench Tenyears", date_of_birth=dt.date(1955, 3, 1), mrn="BENCH-LONG",
-        time_zone="Europe/London",
+        time_zone="Europe/London", email="long@bench.example",
     )  # fmt: skip
     remission = today.replace(year=today.year - 10)
     services.patient_enrol(
@@ -143,6 +143,7 @@ def _seed(patients: int) -> dict:
             organisation=org, care_team=team, display_name=f"Bench Patient {number:04d}",
             date_of_birth=dt.date(1950 + number % 40, 1 + number % 12, 1 + number % 28),
             mrn=f"BENCH-{number:05d}", time_zone=ZONES[number % len(ZONES)],
+            email=f"bench{number}@bench.example",
         )  # fmt: skip
         case = CancerCase(
             cancer_type=slug, facts=facts, remission_date=today - dt.timedelta(days=rng.randint(30, 5 * 365))

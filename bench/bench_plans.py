@@ -122,6 +122,7 @@ def main() -> None:
             date_of_birth=dt.date(1950 + i % 40, 1 + i % 12, 1 + i % 28),
             mrn=f"BENCH-{i:06d}",
             time_zone="Europe/London",
+            email=f"bench{i}@bench.example",
         )
         # Enrolled at remission so the plan holds its past events too (a realistic caseload).
         case = CancerCase(cancer_type=slug, facts=facts, remission_date=remission, followup_from=remission)

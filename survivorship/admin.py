@@ -11,7 +11,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import twofactor
-from .models import CancerCase, CareTeam, Organisation, Patient, User
+from .models import CareTeam, Organisation, Patient, User
 
 
 @admin.register(Organisation)
@@ -76,16 +76,14 @@ class CareTeamAdmin(admin.ModelAdmin):
     )
 
 
-class CancerCaseInline(admin.StackedInline):
-    model = CancerCase
-    can_delete = False
-
-
 @admin.register(Patient)
 class PatientAdmin(SimpleHistoryAdmin):
+    """The patient's record. The cancer case is edited inline, through the plan service
+    (a change regenerates the plan): ``scheduler.admin`` adds that inline, because the care
+    domain does not import the schedule."""
+
     list_display = ["display_name", "mrn", "care_team", "time_zone"]
     list_filter = ["organisation", "care_team"]
     search_fields = ["display_name", "mrn"]
     list_select_related = ["care_team"]
     raw_id_fields = ["user"]
-    inlines = [CancerCaseInline]

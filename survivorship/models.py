@@ -234,6 +234,13 @@ class Patient(models.Model):
             raise ValidationError({"care_team": _("The care team belongs to another organisation.")})
 
 
+# The names of the cancer types (slug -> name), filled in by the schedule's app config from
+# its protocol library: the care domain does not import the schedule. The rules of a case
+# (a known type, valid facts, the remission date) are the plan service's
+# (scheduler.plans.services.case_errors).
+CANCER_TYPE_NAMES: dict[str, str] = {}
+
+
 class CancerCase(models.Model):
     """A patient's cancer: what the follow-up plan is generated from."""
 
@@ -300,45 +307,4 @@ class CancerCase(models.Model):
         return f"{self.get_cancer_type_display()} — remission {self.remission_date:%Y-%m-%d}"
 
     def get_cancer_type_display(self) -> str:
-        from scheduler.rules import default_library
-
-        try:
-            return default_library().get(self.cancer_type).name
-        except Exception:  # unknown slug: show it as stored rather than fail a page
-            return self.cancer_type
-
-    def clean(self) -> None:
-        super().clean()
-        errors: dict[str, list[str]] = {}
-        patient = getattr(self, "patient", None) if self.patient_id else None
-        if self.remission_date:
-            today = patient.local_today() if patient else timezone.localdate()
-            if self.remission_date > today:
-                errors.setdefault("remission_date", []).append(
-                    _("The remission date cannot be in the future.")
-                )
-            if patient and patient.date_of_birth and self.remission_date < patient.date_of_birth:
-                errors.setdefault("remission_date", []).append(
-                    _("The remission date cannot be before the date of birth.")
-                )
-            # The care plan's treatment summary (scheduler.models.careplan), when there is one.
-            summary = getattr(self, "treatment_summary", None) if self.pk else None
-            diagnosed = getattr(summary, "diagnosis_date", None)
-            if diagnosed and self.remission_date < diagnosed:
-                message = _(
-                    "The remission date cannot be before the diagnosis (%(date)s, treatment summary)."
-                )
-                errors.setdefault("remission_date", []).append(
-                    message % {"date": diagnosed.strftime("%d %b %Y")}
-                )
-        if self.cancer_type:
-            from scheduler.rules import RulesError, default_library
-
-            library = default_library()
-            if self.cancer_type in library.slugs():
-                try:
-                    self.facts = library.get(self.cancer_type).validate_facts(self.facts or {})
-                except RulesError as exc:
-                    errors.setdefault("facts", []).append(str(exc))
-        if errors:
-            raise ValidationError(errors)
+        return CANCER_TYPE_NAMES.get(self.cancer_type, self.cancer_type)

@@ -47,9 +47,10 @@ def validate_phone(value: str) -> None:
 
 
 def validate_cancer_type(value: str) -> None:
-    from scheduler.rules import default_library
-
-    if value not in default_library().slugs():
+    """A cancer type is a protocol slug ("colorectal", "head-and-neck"). Whether the
+    protocol library knows it is the schedule's rule (``scheduler.plans.services.case_errors``):
+    the care domain does not import the schedule."""
+    if not _SLUG.fullmatch(value or ""):
         raise ValidationError(
             _("“%(value)s” is not a cancer type in the protocol library."),
             code="unknown_cancer_type",
@@ -57,10 +58,7 @@ def validate_cancer_type(value: str) -> None:
         )
 
 
-def cancer_type_choices() -> list[tuple[str, str]]:
-    from scheduler.rules import default_library
-
-    return list(default_library().choices())
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 class MaximumLengthValidator:
@@ -89,3 +87,26 @@ class MaximumLengthValidator:
             "Your password must contain at most %(max_length)d characters.",
             self.max_length,
         ) % {"max_length": self.max_length}
+
+
+# --- single-line text: names, MRNs, titles, locations ----------------------------------------
+#
+# A line break in a title or a name ends up in an email header, an SMS, a calendar's SUMMARY:
+# such fields are one line. Forms refuse control characters (``validate_single_line``) and the
+# services normalise whatever reaches them another way (``single_line``).
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def single_line(value: str) -> str:
+    """``value`` on one line: control characters (line breaks, tabs...) become spaces, runs
+    of spaces one space, no space at either end."""
+    return " ".join(_CONTROL.sub(" ", value or "").split())
+
+
+def validate_single_line(value: str) -> None:
+    if _CONTROL.search(value or ""):
+        raise ValidationError(
+            _("Write this on one line, without line breaks, tabs or other control characters."),
+            code="not_single_line",
+        )

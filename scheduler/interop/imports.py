@@ -359,18 +359,31 @@ def check_row(number: int, values: Mapping[str, str], context: Context) -> tuple
     zone_name = check.zone()
     born, remission = check.dates(zone_name)
     team = check.team()
-    channel = check.choice("reminder_channel", Patient.Channel.EMAIL, Patient.Channel.values, "channel")
+    email = check.email()
+    # Without a channel: by email if there is an address, else by text message if there is
+    # a number, else none (the plan service refuses a channel without its address).
+    phone = check.get("phone")
+    default_channel = (
+        Patient.Channel.EMAIL if email else Patient.Channel.SMS if phone else Patient.Channel.NONE
+    )
+    channel = check.choice("reminder_channel", default_channel, Patient.Channel.values, "channel")
     remission_type = check.choice(
         "remission_type", CancerCase.RemissionType.COMPLETE, CancerCase.RemissionType.values, "remission type"
     )
     cancer_type, facts = check.cancer()
-    email = check.email()
     mrn = check.get("mrn")
+    if not check.problems:  # a channel without its address, once the row is otherwise right
+        if channel == Patient.Channel.EMAIL and not email:
+            check.refuse("email", "Reminders by email need an email address: add one or choose another way.")
+        if channel == Patient.Channel.SMS and not phone:
+            check.refuse(
+                "phone", "Reminders by text message need a mobile number: add one or choose another way."
+            )
     if check.problems:
         return None, [Problem(p.row, p.column, p.reason, mrn) for p in check.problems]
     row = Row(
         number=number, mrn=mrn, display_name=check.get("name"), date_of_birth=born, email=email,
-        phone=check.get("phone"), time_zone=zone_name, reminder_channel=channel, care_team=team,
+        phone=phone, time_zone=zone_name, reminder_channel=channel, care_team=team,
         cancer_type=cancer_type, remission_date=remission, remission_type=remission_type, facts=facts,
     )  # fmt: skip
     return row, []

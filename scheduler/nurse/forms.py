@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,6 +24,7 @@ from scheduler.web import IdChoiceField
 from survivorship.forms import TimeZoneField, usual_time_zones
 from survivorship.models import CancerCase, CareTeam, Patient, User
 from survivorship.timezones import DEFAULT_TIME_ZONE, zone_choice, zone_for
+from survivorship.validators import validate_single_line
 
 EARLIEST_DATE = dt.date(1900, 1, 1)
 MAX_YEARS_AHEAD = 20
@@ -52,6 +53,20 @@ def _check_range(form: forms.Form, name: str, value: dt.date | None, *, latest: 
         form.add_error(name, _("Enter a date before %(date)s.") % {"date": latest.strftime("%d %b %Y")})
 
 
+def show_service_errors(form: forms.Form, exc: ValidationError, aliases: Mapping[str, str] = {}) -> None:
+    """Show a service's ValidationError on ``form``: messages keyed by one of its fields
+    (or by the service's name for it, ``aliases``) beside that field, the others above the
+    form. Forms parse; the services own the rules and their wording."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.error_dict.items():
+        field = aliases.get(field, field)
+        target = field if field in form.fields else None
+        for error in errors:
+            form.add_error(target, error)
+
+
 # --- event actions ------------------------------------------------------------------------
 
 
@@ -76,16 +91,7 @@ class EventForm(forms.Form):
     SERVICE_FIELDS: Mapping[str, str] = {}
 
     def add_service_error(self, exc: ValidationError) -> None:
-        """Show a service's ValidationError: messages keyed by a field of this form (or by
-        the service's name for it, ``SERVICE_FIELDS``) beside it, the others above the form."""
-        if not hasattr(exc, "error_dict"):
-            self.add_error(None, exc)
-            return
-        for field, errors in exc.error_dict.items():
-            field = self.SERVICE_FIELDS.get(field, field)
-            target = field if field in self.fields else None
-            for error in errors:
-                self.add_error(target, error)
+        show_service_errors(self, exc, self.SERVICE_FIELDS)
 
     def refresh_version(self, current: ScheduledEvent) -> None:
         """After a concurrent edit: keep what the nurse typed, expect the current version."""
@@ -103,7 +109,9 @@ class BookForm(EventForm):
     date = _date_field(_("Date"))
     time = forms.TimeField(label=_("Time"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     duration_minutes = forms.IntegerField(label=_("Length (minutes)"), min_value=5, max_value=720, initial=30)
-    location = forms.CharField(label=_("Location"), max_length=200, required=False)
+    location = forms.CharField(
+        label=_("Location"), max_length=200, required=False, validators=[validate_single_line]
+    )
     after_the_fact = forms.BooleanField(
         label=_("Recorded after the fact (the time is in the past)"), required=False
     )
@@ -339,21 +347,8 @@ class MoveForm(EventForm):
 
     def clean(self) -> dict:
         data = super().clean()
-        new_due = data.get("new_due")
-        _check_range(self, "new_due", new_due, latest=_latest_date(self.today))
-        if new_due and not self.has_error("new_due"):
-            outside = not self.event.window_start <= new_due <= self.event.window_end
-            if outside and not (data.get("reason") or "").strip():
-                self.add_error(
-                    "reason",
-                    _("%(date)s is outside the due window (%(start)s to %(end)s): give a reason.")
-                    % {
-                        "date": new_due.strftime("%d %b %Y"),
-                        "start": self.event.window_start.strftime("%d %b %Y"),
-                        "end": self.event.window_end.strftime("%d %b %Y"),
-                    },
-                )
-        return data
+        _check_range(self, "new_due", data.get("new_due"), latest=_latest_date(self.today))
+        return data  # outside the window without a reason: the service says so
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
@@ -385,7 +380,7 @@ EVENT_FORMS: dict[str, type[EventForm]] = {
 
 class CustomItemForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=Kind.choices, initial=Kind.VISIT)
-    title = forms.CharField(label=_("Title"), max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=200, validators=[validate_single_line])
     explanation = forms.CharField(
         label=_("Explanation for the patient"),
         max_length=2000,
@@ -487,10 +482,8 @@ class RecurrenceForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        _check_range(self, "detected_on", data.get("detected_on"), latest=self.today)
-        if data.get("detected_on") and data["detected_on"] > self.today:
-            self.add_error("detected_on", _("The date cannot be in the future."))
-        return data
+        _check_range(self, "detected_on", data.get("detected_on"), latest=_latest_date(self.today))
+        return data  # in the future or before the remission: the service says so
 
 
 class ResumeForm(forms.Form):
@@ -502,9 +495,7 @@ class ResumeForm(forms.Form):
         self.today = today
 
     def clean_remission_date(self) -> dt.date:
-        value = self.cleaned_data["remission_date"]
-        if value > self.today:
-            raise ValidationError(_("The remission date cannot be in the future."))
+        value = self.cleaned_data["remission_date"]  # in the future: the service says so
         if value < EARLIEST_DATE:
             raise ValidationError(_("Enter a date after 1 January 1900."))
         return value
@@ -607,15 +598,19 @@ class FactsMixin:
 
 class EnrolmentForm(FactsMixin, forms.Form):
     # The patient
-    display_name = forms.CharField(label=_("Full name"), max_length=200)
+    display_name = forms.CharField(label=_("Full name"), max_length=200, validators=[validate_single_line])
     date_of_birth = _date_field(_("Date of birth"))
-    mrn = forms.CharField(label=_("Medical record number (MRN)"), max_length=40)
+    mrn = forms.CharField(
+        label=_("Medical record number (MRN)"), max_length=40, validators=[validate_single_line]
+    )
     time_zone = TimeZoneField(
         label=_("Time zone"),
         help_text=_("Type a city or country and choose from the list. Reminders and times follow this zone."),
     )
     email = forms.EmailField(label=_("Email"), required=False)
-    phone = forms.CharField(label=_("Mobile phone"), max_length=32, required=False)
+    phone = forms.CharField(
+        label=_("Mobile phone"), max_length=32, required=False, validators=[validate_single_line]
+    )
     reminder_channel = forms.ChoiceField(
         label=_("Reminders by"), choices=Patient.Channel.choices, initial=Patient.Channel.EMAIL
     )
@@ -669,34 +664,11 @@ class EnrolmentForm(FactsMixin, forms.Form):
             self.add_error(None, exc)
         if self.errors:
             return data
-        today = self.local_today()
-        born, remission, team = data["date_of_birth"], data["remission_date"], data["care_team"]
-        mrn = data["mrn"] = data["mrn"].strip()
-        if born > today:
-            self.add_error("date_of_birth", _("The date of birth cannot be in the future."))
-        elif born < EARLIEST_DATE:
-            self.add_error("date_of_birth", _("Enter a date after 1 January 1900."))
-        if remission > today:
-            self.add_error("remission_date", _("The remission date cannot be in the future."))
-        elif remission < born:
-            self.add_error("remission_date", _("The remission date cannot be before the date of birth."))
-        if Patient.objects.filter(organisation_id=team.organisation_id, mrn=mrn).exists():
-            self.add_error("mrn", _("A patient with this medical record number is already enrolled."))
-        if self.errors:
-            return data
-        patient, case = self.build()
-        self._full_clean_into_errors(patient, exclude=["user"])
-        self._full_clean_into_errors(case, exclude=["patient"])
+        data["mrn"] = data["mrn"].strip()
+        _check_range(self, "date_of_birth", data["date_of_birth"], latest=_latest_date(self.local_today()))
+        # The rules (dates in the future or in the wrong order, a known MRN...) are the
+        # service's: the view shows services.enrolment_check's errors on these fields.
         return data
-
-    def _full_clean_into_errors(self, instance: object, *, exclude: list[str]) -> None:
-        try:
-            instance.full_clean(exclude=exclude)
-        except ValidationError as exc:
-            for field, messages in exc.message_dict.items():
-                target = field if field in self.fields and field != NON_FIELD_ERRORS else None
-                for message in messages:
-                    self.add_error(target, message)
 
     def build(self) -> tuple[Patient, CancerCase]:
         """Unsaved patient and cancer case from the cleaned data."""
@@ -748,13 +720,8 @@ class CaseUpdateForm(FactsMixin, forms.Form):
             self._clean_facts(data)
         except ValidationError as exc:
             self.add_error(None, exc)
-        remission = data.get("remission_date")
-        if remission:
-            if remission > self.today:
-                self.add_error("remission_date", _("The remission date cannot be in the future."))
-            elif remission < max(EARLIEST_DATE, self.case.patient.date_of_birth):
-                self.add_error("remission_date", _("The remission date cannot be before the date of birth."))
-        return data
+        _check_range(self, "remission_date", data.get("remission_date"), latest=_latest_date(self.today))
+        return data  # the remission date's rules are the service's (case_update)
 
     def changes(self) -> dict:
         data = self.cleaned_data

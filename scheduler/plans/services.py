@@ -49,6 +49,7 @@ from scheduler.plans import markers
 from scheduler.reminders.service import reminders_sync
 from survivorship.models import CancerCase, Patient, User
 from survivorship.timezones import wall_clock_exists
+from survivorship.validators import single_line
 
 logger = logging.getLogger(__name__)
 
@@ -408,8 +409,86 @@ def _touch(event: ScheduledEvent, actor: User | None, *, calendar: bool) -> None
 # --- enrolment and case changes ----------------------------------------------------------
 
 
+def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
+    errors.setdefault(field, []).append(message)
+
+
+def case_errors(case: CancerCase, patient: Patient | None = None) -> dict[str, list[str]]:
+    """The rules of a cancer case, by field (none of them needs the database except the
+    treatment summary's diagnosis date): a known cancer type with valid facts (normalised
+    in place), a remission date neither in the future (in the patient's zone) nor before
+    the date of birth or the diagnosis."""
+    errors: dict[str, list[str]] = {}
+    patient = patient or (case.patient if case.patient_id else None)
+    library = rules.default_library()
+    if case.cancer_type not in library:
+        _add(errors, "cancer_type", f"“{case.cancer_type}” is not a cancer type in the protocol library.")
+    else:
+        try:
+            case.facts = library.get(case.cancer_type).validate_facts(case.facts or {})
+        except rules.RulesError as exc:
+            _add(errors, "facts", str(exc))
+    remission = case.remission_date
+    if remission:
+        today = patient.local_today() if patient else timezone.localdate()
+        if remission > today:
+            _add(errors, "remission_date", "The remission date cannot be in the future.")
+        if patient and patient.date_of_birth and remission < patient.date_of_birth:
+            _add(errors, "remission_date", "The remission date cannot be before the date of birth.")
+        summary = getattr(case, "treatment_summary", None) if case.pk else None
+        diagnosed = getattr(summary, "diagnosis_date", None)
+        if diagnosed and remission < diagnosed:
+            _add(
+                errors,
+                "remission_date",
+                f"The remission date cannot be before the diagnosis ({diagnosed:%d %b %Y}, "
+                "treatment summary).",
+            )
+    return errors
+
+
+def _model_errors(instance: Patient | CancerCase, exclude: list[str]) -> dict[str, list[str]]:
+    try:
+        instance.full_clean(exclude=exclude, validate_constraints=False)
+    except ValidationError as exc:
+        return exc.message_dict
+    return {}
+
+
+def _raise(errors: dict[str, list[str]]) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
+def enrolment_check(*, patient: Patient, case: CancerCase) -> None:
+    """Every rule of an enrolment, as one ``ValidationError`` keyed by field (the enrolment
+    form's preview shows them before anything is saved; ``patient_enrol`` checks again)."""
+    patient.display_name = single_line(patient.display_name)
+    patient.mrn = single_line(patient.mrn)
+    patient.phone = single_line(patient.phone)
+    errors = _model_errors(patient, ["user"])
+    if patient.reminder_channel == Patient.Channel.EMAIL and not patient.email:
+        _add(errors, "email", "Reminders by email need an email address: add one or choose another way.")
+    if patient.reminder_channel == Patient.Channel.SMS and not patient.phone:
+        _add(
+            errors, "phone", "Reminders by text message need a mobile number: add one or choose another way."
+        )
+    if (
+        patient.organisation_id
+        and Patient.objects.filter(organisation_id=patient.organisation_id, mrn=patient.mrn.strip())
+        .exclude(pk=patient.pk)
+        .exists()
+    ):
+        _add(errors, "mrn", "A patient with this medical record number is already enrolled.")
+    for more in (_model_errors(case, ["patient"]), case_errors(case, patient)):
+        for name, messages in more.items():
+            errors.setdefault(name, []).extend(messages)
+    _raise(errors)
+
+
 def patient_enrol(*, patient: Patient, case: CancerCase, actor: User | None) -> PlanChange:
     """Save a new patient with their cancer case and create the plan."""
+    enrolment_check(patient=patient, case=case)
     with transaction.atomic(), _audited(actor):
         patient.full_clean()
         patient.save()
@@ -419,6 +498,10 @@ def patient_enrol(*, patient: Patient, case: CancerCase, actor: User | None) -> 
         case.full_clean()
         case.save()
         return plan_regenerate(patient=patient, actor=actor, reason="enrolment")
+
+
+CASE_FIELDS = ("cancer_type", "remission_date", "remission_type", "facts")
+_CASE_SETTINGS = ("marker_references",)  # no effect on the plan
 
 
 PATIENT_DETAIL_FIELDS = (
@@ -458,13 +541,19 @@ def patient_details_update(*, patient: Patient, actor: User | None, **changes: o
 
 
 def case_update(*, case: CancerCase, actor: User | None, **changes: object) -> PlanChange:
-    """Change remission date, cancer type or facts, then regenerate the plan."""
+    """Change remission date and type, cancer type or facts, then regenerate the plan (and
+    re-time its reminders). The nurse's case form and the admin's cancer-case inline both
+    come here."""
+    unknown = set(changes) - {*CASE_FIELDS, *_CASE_SETTINGS}
+    if unknown:
+        raise TypeError(f"case_update cannot change {', '.join(sorted(unknown))}")
     with transaction.atomic(), _audited(actor):
         described = []
         for name, value in changes.items():
             if getattr(case, name) != value:
                 described.append(name.replace("_", " "))
                 setattr(case, name, value)
+        _raise(case_errors(case, case.patient))
         case.full_clean()
         case.save()
         return plan_regenerate(
@@ -506,8 +595,19 @@ def override_remove(*, override: ItemOverride, actor: User | None) -> PlanChange
 
 
 def custom_item_add(*, patient: Patient, actor: User | None, **fields: object) -> PlanChange:
+    """Add an item of the care team's own to the plan. Its title is one line (normalised
+    here whatever the caller sent); it may not start before the remission date."""
+    fields["title"] = single_line(str(fields.get("title", "")))
     with transaction.atomic(), _audited(actor):
         item = CustomItem(patient=patient, created_by=actor, **fields)
+        remission = CancerCase.objects.get(patient=patient).remission_date
+        if item.first_due and item.first_due < remission:
+            raise ValidationError(
+                {
+                    "first_due": f"The first due date cannot be before the remission date "
+                    f"({formats.long_date(remission)})."
+                }
+            )
         item.full_clean()
         item.save()
         return plan_regenerate(patient=patient, actor=actor, reason=f"adding {item.title}")
@@ -638,8 +738,11 @@ def surveillance_resume(*, patient: Patient, remission_date: dt.date, actor: Use
             raise PlanError("Surveillance is already active.")
         last = patient.recurrences.first()
         if last and remission_date < last.detected_on:
-            raise PlanError("The new remission date cannot be before the recurrence.")
+            raise ValidationError(
+                {"remission_date": "The new remission date cannot be before the recurrence."}
+            )
         case.remission_date = remission_date
+        _raise(case_errors(case))
         case.followup_from = remission_date
         case.episode += 1
         case.surveillance_status = CancerCase.SurveillanceStatus.ACTIVE
@@ -767,7 +870,7 @@ def event_book(
     # In UTC from here: an aware datetime at an ambiguous wall-clock time never compares
     # equal to one in another zone (PEP 495), even at the same instant.
     start = start.astimezone(dt.UTC)
-    location = location.strip()
+    location = single_line(location)
     with transaction.atomic(), _audited(actor):
         current = _locked(event, expected_version)
         if current.status in (ScheduledEvent.Status.COMPLETED, ScheduledEvent.Status.CANCELLED):
@@ -950,7 +1053,12 @@ def event_move(
             raise PlanError(f"A {current.get_status_display().lower()} event cannot be moved.")
         outside = not current.window_start <= new_due <= current.window_end
         if outside and not reason.strip():
-            raise PlanError("Moving outside the due window needs a reason.")
+            raise ValidationError(
+                {
+                    "reason": f"{new_due:%d %b %Y} is outside the due window "
+                    f"({current.window_start:%d %b %Y} to {current.window_end:%d %b %Y}): give a reason."
+                }
+            )
         current.due_date = new_due
         current.window_start = min(current.window_start, new_due)
         current.window_end = max(current.window_end, new_due)
@@ -1000,8 +1108,10 @@ __all__ = [
     "PlanError",
     "Proposal",
     "UndoResult",
+    "case_errors",
     "case_update",
     "custom_item_add",
+    "enrolment_check",
     "event_assign",
     "event_book",
     "event_complete",

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from scheduler import formats
 from scheduler.models import ScheduledEvent
-from survivorship.validators import phone_digits
+from survivorship.validators import phone_digits, single_line
 
 from . import timing
 
@@ -66,7 +66,7 @@ def reminder_content(reminder: ClaimedReminder) -> ReminderContent:
     when the patient opted in to details (``reminder.details``)."""
     zone = reminder.ctx.zone
     booked = reminder.event_status == ScheduledEvent.Status.BOOKED and reminder.booked_start is not None
-    what = reminder.title if reminder.details else _("your follow-up appointment")
+    what = single_line(reminder.title) if reminder.details else _("your follow-up appointment")
     if booked:
         local = reminder.booked_start.astimezone(zone)
         when = _("%(day)s at %(time)s (%(zone)s time)") % {
@@ -87,12 +87,12 @@ def reminder_content(reminder: ClaimedReminder) -> ReminderContent:
         what=what,
         when=when,
         when_short=when_short,
-        where=reminder.location if booked else "",
+        where=single_line(reminder.location) if booked else "",
         booked=booked,
         event_url=_url("patient:event", reminder.event_id),
         preferences_url=_url("patient:preferences"),
         team=reminder.team,
-        name=reminder.patient_name,
+        name=single_line(reminder.patient_name),
         lead_days=reminder.lead_days,
         team_phone=reminder.team_phone,
         team_tel=f"tel:{phone_digits(reminder.team_phone)}" if reminder.team_phone else "",

@@ -58,7 +58,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.mail import get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.signals import setting_changed
 from django.db import connection, transaction
 from django.db.models import F
@@ -357,11 +357,30 @@ def _smtp_is_transient(exc: BaseException) -> bool:
     return not isinstance(exc, ValueError)  # ValueError/UnicodeError: a malformed address
 
 
+def _written(row: ClaimedReminder) -> EmailMultiAlternatives | str:
+    """The reminder's email (every header and part rendered now) or SMS text. Raises
+    ``PermanentSendError`` naming the data that cannot be written: a line break in an
+    address, a broken template... is ours to fix, and no server was asked."""
+    try:
+        if row.channel == Reminder.Channel.SMS:
+            return messages.reminder_sms_text(row)
+        email = messages.reminder_email(row)
+        email.message()
+    except Exception as exc:
+        cause = "a line break in " if "newline" in str(exc) else ""
+        raise PermanentSendError(
+            f"The reminder could not be written ({cause}the patient's details or the event's text): "
+            f"{type(exc).__name__}: {exc}"[:300]
+        ) from exc
+    return email
+
+
 def deliver(row: ClaimedReminder) -> str:
     """Send the reminder over its channel; return the provider's id."""
-    if row.channel == Reminder.Channel.SMS:
-        return get_sms_backend().send(to=row.phone, body=messages.reminder_sms_text(row))
-    email = messages.reminder_email(row)
+    written = _written(row)
+    if isinstance(written, str):
+        return get_sms_backend().send(to=row.phone, body=written)
+    email = written
     try:
         connection = _smtp_connection()
         sent = connection.send_messages([email])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -25,18 +23,8 @@ def test_valid_patient_and_case_pass_validation():
     case.full_clean()
 
 
-def test_remission_date_in_the_future_is_refused():
-    patient = PatientFactory()
-    case = CancerCaseFactory.build(
-        patient=patient, remission_date=patient.local_today() + dt.timedelta(days=1)
-    )
-    assert "cannot be in the future" in _errors(case)["remission_date"][0]
-
-
-def test_remission_date_before_date_of_birth_is_refused():
-    patient = PatientFactory(date_of_birth=dt.date(1990, 6, 1))
-    case = CancerCaseFactory.build(patient=patient, remission_date=dt.date(1990, 5, 31))
-    assert "before the date of birth" in _errors(case)["remission_date"][0]
+# A case's rules (a known type, its facts, the remission date) are the plan service's:
+# tests/scheduler/plans/test_case_rules.py.
 
 
 def test_mrn_is_required():
@@ -74,24 +62,6 @@ def test_real_iana_zones_are_accepted():
         patient = PatientFactory.build(care_team=CareTeamFactory(), time_zone=zone)
         patient.organisation = patient.care_team.organisation
         patient.full_clean()
-
-
-def test_unknown_cancer_type_is_refused():
-    case = CancerCaseFactory.build(patient=PatientFactory(), cancer_type="not-a-cancer")
-    errors = _errors(case)
-    assert "not a cancer type" in errors["cancer_type"][0]
-    assert "facts" not in errors
-
-
-def test_fact_value_outside_its_allowed_set_is_refused():
-    case = CancerCaseFactory.build(patient=PatientFactory(), cancer_type="melanoma", facts={"stage": "ZZ"})
-    assert "facts" in _errors(case)
-
-
-def test_facts_get_the_protocol_defaults_filled_in():
-    case = CancerCaseFactory.build(patient=PatientFactory(), cancer_type="melanoma", facts={})
-    case.full_clean()
-    assert "stage" in case.facts
 
 
 def test_surveillance_status_defaults_to_active():

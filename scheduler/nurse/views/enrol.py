@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from scheduler.access import require_nurse
-from scheduler.nurse.forms import EnrolmentForm
+from scheduler.nurse.forms import EnrolmentForm, show_service_errors
 from scheduler.nurse.presenters import plan_preview
 from scheduler.plans import services
 from scheduler.rules import RulesError
@@ -26,6 +26,20 @@ def _facts_step(request: HttpRequest) -> EnrolmentForm:
     if initial.get("facts_for") != initial.get("cancer_type"):  # another type: its own defaults
         initial = {k: v for k, v in initial.items() if not k.startswith(EnrolmentForm.FACT_PREFIX)}
     return EnrolmentForm(nurse=request.user, initial=initial)
+
+
+def _preview(form: EnrolmentForm) -> list | None:
+    """The plan enrolment would create, once the service finds nothing wrong (its errors
+    are shown on the form's fields); None otherwise."""
+    try:
+        patient, case = form.build()
+        services.enrolment_check(patient=patient, case=case)
+        return plan_preview(patient, case)
+    except ValidationError as exc:
+        show_service_errors(form, exc)
+    except RulesError as exc:
+        form.add_error(None, str(exc))
+    return None
 
 
 @login_required
@@ -43,11 +57,8 @@ def enrol(request: HttpRequest) -> HttpResponse:
     else:
         form = EnrolmentForm(request.POST, nurse=request.user)
         if form.is_valid():
-            try:
-                preview = plan_preview(*form.build())
-            except RulesError as exc:
-                form.add_error(None, str(exc))
-            else:
+            preview = _preview(form)
+            if preview is not None:
                 digest = form.digest()
                 if action == "save" and form.cleaned_data.get("preview_digest") == digest:
                     return _save(request, form)
@@ -74,9 +85,7 @@ def _save(request: HttpRequest, form: EnrolmentForm) -> HttpResponse:
     try:
         change = services.patient_enrol(patient=patient, case=case, actor=request.user)
     except ValidationError as exc:
-        for field_name, errors in exc.message_dict.items():
-            for message in errors:
-                form.add_error(field_name if field_name in form.fields else None, message)
+        show_service_errors(form, exc)
     except (services.PlanError, RulesError, IntegrityError) as exc:
         form.add_error(None, _("The patient could not be enrolled: %(error)s") % {"error": exc})
     else:

@@ -26,6 +26,7 @@ from scheduler.nurse.forms import (
     OverrideForm,
     RecurrenceForm,
     ResumeForm,
+    show_service_errors,
 )
 from scheduler.plans import services
 from scheduler.rules import RulesError
@@ -212,9 +213,10 @@ def patient_action(request: HttpRequest, patient_id: int, action: str) -> HttpRe
             if spec.preview is not None and request.POST.get("confirmed") != "yes":
                 return _confirm(request, patient, action, form, spec.preview(form, patient))
             messages.success(request, spec.run(form, patient, case, request.user))
-        except (services.PlanError, ValidationError, RulesError) as exc:
-            for message in _problems(exc):
-                form.add_error(None, message)
+        except ValidationError as exc:
+            show_service_errors(form, exc)
+        except (services.PlanError, RulesError) as exc:
+            form.add_error(None, str(exc))
         else:
             return redirect(back + spec.anchor)
     return _render(request, patient, bound={action: form}, status=400)

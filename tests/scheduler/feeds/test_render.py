@@ -253,6 +253,7 @@ def _enrol(nurse, mrn: str = "TEST-UID") -> Patient:
     patient = Patient(
         organisation=team.organisation, care_team=team, display_name="Testy Planner",
         date_of_birth=dt.date(1961, 4, 2), mrn=mrn, time_zone="Europe/London",
+        email="uid@example.test",
     )  # fmt: skip
     case = CancerCase(cancer_type="colorectal", facts={}, remission_date=dt.date(2025, 2, 10))
     services.patient_enrol(patient=patient, case=case, actor=nurse)

@@ -131,16 +131,16 @@ BAD_ROWS = [
      ("time_zone", "not a time zone")),
     ("BAD-10,Bad Email,1960-01-01,not-an-email,,Europe/London,email,Team North (demo),prostate,2024-01-01,complete,",  # noqa: E501
      ("email", "not an email")),
-    ("DUP-1,First Copy,1960-01-01,,,Europe/London,email,Team North (demo),prostate,2024-01-01,complete,",
+    ("DUP-1,First Copy,1960-01-01,dup@example.test,,Europe/London,email,Team North (demo),prostate,2024-01-01,complete,",  # noqa: E501
      ("mrn", "more than once")),
-    ("DUP-1,Second Copy,1960-01-01,,,Europe/London,email,Team North (demo),prostate,2024-01-01,complete,",
+    ("DUP-1,Second Copy,1960-01-01,dup@example.test,,Europe/London,email,Team North (demo),prostate,2024-01-01,complete,",  # noqa: E501
      ("mrn", "more than once")),
     ("BAD-11,Too Few Values,1960-01-01", ("", "values for")),
 ]  # fmt: skip
 
 
 def test_a_file_full_of_errors_is_refused_row_by_row_and_nothing_is_written(nurse):
-    good = "GOOD-1,Good Row,1960-01-01,,,Europe/London,email,Team North (demo),prostate,2024-01-01,complete,"
+    good = "GOOD-1,Good Row,1960-01-01,good@example.test,,Europe/London,email,Team North (demo),prostate,2024-01-01,complete,"  # noqa: E501
     text = "\n".join([HEADER, good, *(line for line, _ in BAD_ROWS)]) + "\n"
     job, preview, error = _preview(nurse, text.encode())
     assert error == ""
@@ -229,7 +229,7 @@ def test_the_task_has_a_permanent_name_and_requeues_the_rest(nurse, monkeypatch)
 
 def test_a_nurse_cannot_import_into_a_team_they_are_not_in(nurse):
     CareTeamFactory(organisation=_org(), name="Team East (demo)")
-    text = f"{HEADER}\nE-1,East Patient,1960-01-01,,,Europe/London,email,Team East (demo),prostate,2024-01-01,,\n"  # noqa: E501
+    text = f"{HEADER}\nE-1,East Patient,1960-01-01,east@example.test,,Europe/London,email,Team East (demo),prostate,2024-01-01,,\n"  # noqa: E501
     _, preview, _ = _preview(nurse, text.encode())
     assert [p.column for p in preview.problems] == ["care_team"]
 

@@ -16,7 +16,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from scheduler.models import ScheduledEvent
+from scheduler.models import Reminder, ScheduledEvent
 from scheduler.plans import services
 from survivorship.models import CancerCase
 from tests.factories import CareTeamFactory, NurseFactory, PatientFactory
@@ -187,3 +187,16 @@ def test_a_time_in_the_spring_forward_gap_is_refused_with_a_clear_message(client
     assert "02:30 does not exist on 14 March 2027 in America/New_York" in text(response)
     event.refresh_from_db()
     assert event.status == "planned"
+
+
+def test_reminder_send_times_and_the_last_change_are_in_the_patients_zone(client, nurse):
+    patient = _patient(nurse, "Europe/Paris")
+    event = _open_event(patient)
+    Reminder.objects.create(
+        event=event, channel="email", lead_days=1, send_at=dt.datetime(2026, 6, 30, 7, 0, tzinfo=dt.UTC)
+    )
+    client.force_login(nurse)
+    page = text(client.get(reverse("nurse:patient", args=[patient.pk])))
+    assert "30 Jun 2026, 09:00 (Europe/Paris)" in page
+    event_page = text(client.get(reverse("nurse:event", args=[event.pk])))
+    assert "15 Jun 2026, 12:00 (Europe/Paris)" in event_page  # last changed (10:00 UTC)

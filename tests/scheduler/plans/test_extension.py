@@ -40,6 +40,7 @@ def patients():
             patient = Patient(
                 organisation=team.organisation, care_team=team, display_name=f"Extension Test {i}",
                 date_of_birth=dt.date(1960, 1, 1), mrn=f"EXT-{i}", time_zone="Australia/Adelaide",
+                email=f"ext{i}@example.test",
             )  # fmt: skip
             case = CancerCase(
                 cancer_type=["colorectal", "breast", "prostate"][i % 3],

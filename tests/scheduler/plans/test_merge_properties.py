@@ -63,6 +63,7 @@ def test_random_edit_sequences_never_lose_recorded_work(slug, remission_days, ac
             display_name="Property Test",
             date_of_birth=dt.date(1950, 1, 1),
             mrn=f"PROP-{next(_mrn)}",
+            email="property@example.test",
         )
         services.patient_enrol(
             patient=patient,

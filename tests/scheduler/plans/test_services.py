@@ -43,6 +43,7 @@ def enrol(
         date_of_birth=dt.date(1961, 4, 2),
         mrn=mrn,
         time_zone=zone or "Europe/London",
+        email="planner@example.test",
     )
     case = CancerCase(cancer_type=cancer_type, facts=facts or {}, remission_date=remission)
     services.patient_enrol(patient=patient, case=case, actor=nurse)
