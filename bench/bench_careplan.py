@@ -122,7 +122,7 @@ def run(runs: int, client_class, save: Path | None) -> None:
     team = CareTeam.objects.create(organisation=org, name="Bench team")
     nurse = User.objects.create_user("bench.nurse", "nurse@demo.example", "bench-password-123", role="nurse")
     team.members.add(nurse)
-    today = dt.date.today()
+    today = dt.datetime.now(dt.UTC).date()  # the app's day (TIME_ZONE is UTC), not the machine's
     patient = Patient.objects.create(
         organisation=org, care_team=team, display_name="Bench Patient (demo)", mrn="DEMO-BENCH",
         date_of_birth=dt.date(1970, 3, 1), time_zone="Europe/London",

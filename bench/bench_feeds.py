@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.client
+import json
 import multiprocessing
 import os
 import random
@@ -111,10 +112,14 @@ def _seed(patients: int) -> dict:
     ScheduledEvent.objects.filter(patient=long_patient, due_date__lt=today).update(
         status="completed", completed_on=models_f("due_date")
     )
+    # Booked at 10:30 local on their due date, or two days from now if that is later: a
+    # booking in the past is refused, and an event due today may be due before the run's hour.
+    soonest = today + dt.timedelta(days=2)
     for event in ScheduledEvent.objects.filter(patient=long_patient, status="planned").order_by("due_date")[
         :2
     ]:
-        start = dt.datetime.combine(event.due_date, dt.time(10, 30), tzinfo=long_patient.zone)
+        day = max(event.due_date, soonest)
+        start = dt.datetime.combine(day, dt.time(10, 30), tzinfo=long_patient.zone)
         services.event_book(event=event, actor=nurse, start=start, duration_minutes=30, location="Clinic 3")
 
     # (d) a caseload of N patients (mixed cancer types and zones).
@@ -214,6 +219,95 @@ def _py_load(port: int, path: str, *, seconds: int, connections: int, headers: d
 # --- main ----------------------------------------------------------------------------------------
 
 
+# --- render: one patient's 1,000 events against django-ical, in both configurations --------------
+
+RENDER_TARGETS = {"first": 2.0, "rerender": 20.0, "poll": 20.0}  # times faster than django-ical
+
+
+def _render_comparison(db_url: str, redis_url: str, runs: int) -> tuple[list[dict], bool]:
+    """Run bench/feeds_render.py in the embedded default (SQLite, file cache) and with
+    PostgreSQL + Redis, one after the other, on the same seeded events."""
+    results = []
+    render_db = db_url + "_render"
+    base = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
+        "SITE_URL": "http://127.0.0.1:8000",
+        "FEED_RATE_LIMIT": "1000000000",  # counted on every request, never reached
+        "AXES_ENABLED": "0",
+        "LOG_LEVEL": "WARNING",
+        "BENCH_RENDER_RUNS": str(runs),
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "survivorship.settings",
+    }
+    sqlite_path = ROOT / "var" / "bench_feeds_render.sqlite3"
+    cache_dir = ROOT / "var" / "bench_feeds_cache"
+    for config in ("embedded", "redis"):
+        env = dict(base)
+        if config == "embedded":
+            for path in sqlite_path.parent.glob(sqlite_path.name + "*"):
+                path.unlink()
+            shutil.rmtree(cache_dir, ignore_errors=True)
+            env.update(DATABASE_URL=f"sqlite:///{sqlite_path}", REDIS_URL="", FILE_CACHE_DIR=str(cache_dir))
+        else:
+            _create_database(render_db)
+            env.update(DATABASE_URL=render_db, REDIS_URL=redis_url)
+        print(f"  render, {config} ...", flush=True)
+        try:
+            out = subprocess.run(
+                [sys.executable, str(ROOT / "bench" / "feeds_render.py"), config],
+                env=env, cwd=ROOT, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+        except subprocess.CalledProcessError as error:
+            raise SystemExit(
+                f"bench/feeds_render.py {config} failed:\n{error.stdout}\n{error.stderr}"
+            ) from error
+        finally:
+            if config == "redis":
+                _drop_database(render_db)
+            else:
+                shutil.rmtree(cache_dir, ignore_errors=True)
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    same = len({r["sha256"] for r in results}) == 1
+    met = same
+    lines = [
+        "",
+        f"Feed of one patient, {results[0]['vevents']} events ({results[0]['bytes'] // 1024} KiB), "
+        f"in one process per configuration, against django-ical (same events, fields and texts; "
+        f"medians of {runs} runs):",
+        f"  {'path':<52} {'embedded (SQLite, file cache)':>32} {'PostgreSQL + Redis':>26}",
+    ]
+    rows = [
+        ("django-ical: the whole feed", "peer", None),
+        ("first render (nothing cached)", "first", "first"),
+        ("render after one change (other blocks cached)", "rerender", "rerender"),
+        ("calendar app's poll (link checked, bytes cached)", "poll", "poll"),
+        ("  same, rate limit off (cost of the exact count)", "poll_unlimited", None),
+        ("poll within FEED_FRESH_SECONDS (count, head, bytes)", "loop", None),
+        ("  same, rate limit off", "loop_unlimited", None),
+    ]
+    for label, key, target in rows:
+        cells = []
+        for result in results:
+            ms = result[f"{key}_ms"]
+            ratio = result["peer_ms"] / ms
+            cell = f"{ms:8.1f} ms" if key == "peer" else f"{ms:8.1f} ms {ratio:6.1f}x"
+            if target:
+                ok = ratio >= RENDER_TARGETS[target]
+                met = met and ok
+                cell += " met" if ok else " MISSED"
+            cells.append(cell)
+        lines.append(f"  {label:<52} {cells[0]:>32} {cells[1]:>26}")
+    lines.append(
+        f"  targets: first >= {RENDER_TARGETS['first']:.0f}x, cached (after a change, and a poll) >= "
+        f"{RENDER_TARGETS['rerender']:.0f}x faster than django-ical; same bytes in both configurations: "
+        f"{'yes' if same else 'NO'}"
+    )
+    print("\n".join(lines), flush=True)
+    return results, met
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -226,6 +320,9 @@ def main() -> int:
     parser.add_argument("--renders", type=int, default=9, help="cold renders of the caseload feed to time")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of (a), (b), (c)")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--render-runs", type=int, default=7, help="runs of each render path (median)")
+    parser.add_argument("--render-only", action="store_true", help="only the 1,000-event render comparison")
+    parser.add_argument("--no-render", action="store_true", help="skip the 1,000-event render comparison")
     args = parser.parse_args()
 
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
@@ -243,6 +340,11 @@ def main() -> int:
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
+    render_met = True
+    if not args.no_render:
+        _results, render_met = _render_comparison(db_url, redis_url, args.render_runs)
+        if args.render_only:
+            return 0 if render_met else 1
     print(
         f"Creating {db_url.rsplit('/', 1)[1]} on {db_url.rsplit('@', 1)[-1].rsplit('/', 1)[0]} ...",
         flush=True,
@@ -267,7 +369,7 @@ def main() -> int:
         env=env, cwd=ROOT, start_new_session=True, stdout=server_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        return _measure(args, seed, redis_url)
+        return max(_measure(args, seed, redis_url), 0 if render_met else 1)
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)
         gunicorn.wait(timeout=30)

@@ -108,7 +108,7 @@ def main() -> None:
     )
     for team in teams:
         team.members.add(nurse)
-    today = dt.date.today()
+    today = dt.datetime.now(dt.UTC).date()  # the app's day (TIME_ZONE is UTC), not the machine's
     start = time.perf_counter()
     for i in range(args.patients):
         slug = slugs[i % len(slugs)]

@@ -605,7 +605,7 @@ def main() -> None:
     print(
         f"Regional network benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
-    today = dt.date.today()
+    today = dt.datetime.now(dt.UTC).date()  # the app's day (TIME_ZONE is UTC), not the machine's
     results = []
     try:
         call_command("migrate", verbosity=0)

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from scheduler.models import ScheduledEvent
+from scheduler.models.feeds import FeedToken
 from survivorship.models import CareTeam, Patient, User
 
 
@@ -71,3 +72,12 @@ def event_for_patient(patient: Patient, event_id: int) -> ScheduledEvent:
         return ScheduledEvent.objects.select_related("patient").get(pk=event_id, patient=patient)
     except ScheduledEvent.DoesNotExist as exc:
         raise Http404("No such event.") from exc
+
+
+def feed_token_for_nurse(user: User, token_id: int) -> FeedToken:
+    """One of the nurse's own caseload links (any other link: 404)."""
+    require_nurse(user)
+    try:
+        return FeedToken.objects.get(pk=token_id, nurse=user, scope=FeedToken.Scope.NURSE)
+    except FeedToken.DoesNotExist as exc:
+        raise Http404("No such calendar link.") from exc

@@ -64,9 +64,16 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(CareTeam)
 class CareTeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "organisation"]
+    list_display = ["name", "organisation", "phone", "opening_hours"]
     list_filter = ["organisation"]
     filter_horizontal = ["members"]
+    fieldsets = (
+        (None, {"fields": ["organisation", "name", "members"]}),
+        (
+            _("How patients reach the team (shown to patients and nurses)"),
+            {"fields": ["phone", "opening_hours", "out_of_hours_phone", "address"]},
+        ),
+    )
 
 
 class CancerCaseInline(admin.StackedInline):

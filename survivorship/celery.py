@@ -13,7 +13,14 @@ app = Celery("survivorship")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each feature keeps its tasks in its own ``tasks`` module.
 app.autodiscover_tasks(
-    ["survivorship", "scheduler.plans", "scheduler.reminders", "scheduler.nurse", "scheduler.careplan"]
+    [
+        "survivorship",
+        "scheduler.plans",
+        "scheduler.reminders",
+        "scheduler.nurse",
+        "scheduler.careplan",
+        "scheduler.interop",
+    ]
 )
 
 # Every record a worker creates is redacted (the app's ready() installs the factory; this

@@ -20,6 +20,7 @@ _NAVIGATION = {
         ("nurse:caseload", _("Caseload")),
         ("nurse:worklist", _("Worklist")),
         ("nurse:enrol", _("Enrol a patient")),
+        ("nurse:feeds", _("Calendar links")),
     ],
     "administrator": [
         ("admin:index", _("Administration")),

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from .timezones import DEFAULT_TIME_ZONE, zone_for
-from .validators import validate_cancer_type, validate_time_zone
+from .validators import phone_digits, validate_cancer_type, validate_phone, validate_time_zone
 
 
 class Organisation(models.Model):
@@ -104,6 +104,28 @@ class CareTeam(models.Model):
         limit_choices_to={"role": User.Role.NURSE},
         verbose_name=_("nurses"),
     )
+    # How patients reach the team: shown to patients wherever they are asked to call, and to nurses.
+    phone = models.CharField(
+        _("phone number"),
+        max_length=40,
+        blank=True,
+        validators=[validate_phone],
+        help_text=_("The number patients call to book or ask a question, as dialled: +44 161 496 0123."),
+    )
+    opening_hours = models.CharField(
+        _("opening hours"),
+        max_length=200,
+        blank=True,
+        help_text=_("When that number is answered, in plain words: “Monday to Friday, 8:30 am to 5 pm”."),
+    )
+    out_of_hours_phone = models.CharField(
+        _("out-of-hours number"),
+        max_length=40,
+        blank=True,
+        validators=[validate_phone],
+        help_text=_("For urgent worries when the team is closed (evenings, weekends, bank holidays)."),
+    )
+    address = models.TextField(_("address"), blank=True, help_text=_("The clinic's address, one line each."))
 
     class Meta:
         ordering = ["organisation__name", "name"]
@@ -113,6 +135,21 @@ class CareTeam(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def phone_tel(self) -> str:
+        """The ``tel:`` URI of the team's number ("" without one)."""
+        digits = phone_digits(self.phone)
+        return f"tel:{digits}" if digits else ""
+
+    @property
+    def out_of_hours_tel(self) -> str:
+        digits = phone_digits(self.out_of_hours_phone)
+        return f"tel:{digits}" if digits else ""
+
+    @property
+    def address_lines(self) -> list[str]:
+        return [line.strip() for line in self.address.splitlines() if line.strip()]
 
 
 class Patient(models.Model):

@@ -153,10 +153,15 @@ if REDIS_URL:
 elif TESTING:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
+    # The embedded default: a file cache shared by the web workers, worker and beat. A feed
+    # takes a few entries (its blocks, its bytes, a head per link) and a poll reads two, so
+    # the cache holds a few thousand entries; Django lists the directory when it culls, so
+    # keep FILE_CACHE_ENTRIES in the thousands. Feed rate counts live in the database.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
+            "BACKEND": "survivorship.cache.FileCache",  # Django's file cache, tuned (see there)
+            "LOCATION": env.str("FILE_CACHE_DIR", default=str(VAR_DIR / "cache")),
+            "OPTIONS": {"MAX_ENTRIES": env.int("FILE_CACHE_ENTRIES", default=3000)},
         }
     }
 

@@ -35,5 +35,7 @@ urlpatterns = [
     path("nurse/", include("scheduler.nurse.urls")),
     path("me/", include("scheduler.patient.urls")),
     path("feeds/", include("scheduler.feeds.urls")),
+    path("fhir/R4/", include("scheduler.interop.urls")),
+    path("interop/", include("scheduler.interop.urls_web")),
     path("admin/", admin.site.urls),
 ]

@@ -1,6 +1,8 @@
-"""Validators for the care domain: time zones, cancer types, treatment facts."""
+"""Validators for the care domain: time zones, cancer types, treatment facts, phone numbers."""
 
 from __future__ import annotations
+
+import re
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -18,6 +20,28 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(
             _("“%(value)s” is not a time zone. Choose an IANA zone such as Europe/London."),
             code="invalid_time_zone",
+            params={"value": value},
+        )
+
+
+PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ()./-]+$")
+
+
+def phone_digits(value: str) -> str:
+    """A phone number as written ("+44 161 496 0123", "0161 496 0123") reduced to what a
+    ``tel:`` link dials: an optional leading "+" and the digits."""
+    value = value.strip()
+    digits = re.sub(r"[^0-9]", "", value)
+    return f"+{digits}" if value.startswith("+") and digits else digits
+
+
+def validate_phone(value: str) -> None:
+    """Digits, spaces and the usual separators, 5 to 15 digits (E.164's maximum)."""
+    digits = re.sub(r"[^0-9]", "", value)
+    if not PHONE_CHARACTERS.match(value.strip()) or not 5 <= len(digits) <= 15:
+        raise ValidationError(
+            _("“%(value)s” is not a phone number. Write it as people dial it, e.g. +44 161 496 0123."),
+            code="invalid_phone",
             params={"value": value},
         )
 

@@ -103,6 +103,60 @@ def _fold_ascii(line: str) -> str:
     return (CRLF + " ").join(parts)
 
 
+# --- values, written as icalendar writes them ------------------------------------------------
+# The events of a feed are written by ``scheduler.feeds.render`` with these (building an
+# ``icalendar`` component per event costs more than the rest of the feed); the tests parse
+# every kind of event back with ``icalendar`` and demand that it writes the very same bytes.
+
+# Zones icalendar writes as UTC ("Z" suffix, no TZID and no VTIMEZONE).
+UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Zulu", "Etc/Zulu", "Universal", "Etc/Universal"})
+
+
+def escape_text(value: str) -> str:
+    """A TEXT value escaped exactly as icalendar 7 escapes it (order matters)."""
+    return (
+        value.replace("\\N", "\n")
+        .replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
+
+
+def utc_value(value: dt.datetime) -> str:
+    """A DATE-TIME in UTC, to the second (DTSTAMP, CREATED, LAST-MODIFIED)."""
+    return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def time_value(value: dt.date | dt.datetime) -> str:
+    """Parameters and value of DTSTART/DTEND: a DATE, a DATE-TIME in UTC, or a local
+    DATE-TIME with its TZID."""
+    if not isinstance(value, dt.datetime):
+        return f";VALUE=DATE:{value:%Y%m%d}"
+    key = getattr(value.tzinfo, "key", None)
+    if key is None or key in UTC_ZONES:
+        return ":" + utc_value(value)
+    return f";TZID={key}:{value:%Y%m%dT%H%M%S}"
+
+
+def duration_value(value: dt.timedelta) -> str:
+    """A DURATION as icalendar writes it (``-P7D``, ``-P6DT15H``, ``PT30M``)."""
+    sign = ""
+    if value.days < 0:
+        sign, value = "-", -value
+    time_part = ""
+    if value.seconds:
+        hours, minutes, seconds = value.seconds // 3600, value.seconds % 3600 // 60, value.seconds % 60
+        time_part = "T" + (f"{hours}H" if hours else "")
+        time_part += f"{minutes}M" if minutes or (hours and seconds) else ""
+        time_part += f"{seconds}S" if seconds else ""
+    if value.days == 0 and time_part:
+        return f"{sign}P{time_part}"
+    return f"{sign}P{value.days}D{time_part}"
+
+
 def component_bytes(component) -> bytes:
     """One component (e.g. a VEVENT with its alarms) as folded CRLF lines."""
     return (

@@ -103,7 +103,9 @@ def feed_for_token(token: FeedToken, *, now: dt.datetime | None = None) -> Feed 
         return Feed(
             key=f"nurse:{nurse.pk}",
             marker=marker,
-            render=lambda: render.caseload_calendar(events=caseload_feed_events(nurse, now=now)),
+            render=lambda: render.caseload_calendar(
+                events=caseload_feed_events(nurse, now=now), feed_key=f"nurse:{nurse.pk}"
+            ),
         )
 
     patient = token.patient

@@ -1,29 +1,31 @@
 """Serving feeds cheaply: rate limits, rendered bytes reused until the feed changes,
 a monotonic Last-Modified, and a cheap record of when a link was last used.
 
-Three cache entries and one table:
+Four cache entries and two tables:
 
+* the **blocks** of a feed's last render (one entry, see ``scheduler.feeds.render``);
 * **bytes**, under the feed's key and *marker* (the digest of what it was rendered from,
   see ``scheduler.feeds.selectors``): a new marker means new content, so entries never
   need invalidating; stale ones expire.
 * a **head** per link (under the token's hash): which feed it opens and that feed's
   current ETag, Last-Modified and marker, trusted for ``FEED_FRESH_SECONDS`` (default
-  60). Within that window a request costs one cache round trip and no SQL; after it the
+  60). Within that window a request costs its count, the head and (for a GET without
+  validators) the feed's bytes, and no other SQL; after it the
   link and the feed are checked against the database again (the token lookup and one
   aggregate query), still without rendering unless the feed changed. So a change shows
   in the feed at most ``FEED_FRESH_SECONDS`` later (calendar apps poll every few hours);
   revoking or rotating a link drops its head at once.
-* a **rate counter** per link and window.
-* each worker also keeps, for ``FEED_LOCAL_SECONDS`` (default 5), the heads and bytes it
-  served, so a client polling in a loop costs no round trip at all (its requests are
-  counted in batches); a link revoked in one worker stops working in the others within
-  those seconds.
+* a **rate counter** per link and window, exact: every request adds one atomically in
+  the shared store (Redis ``INCR``, or with any other cache the ``FeedRequestCount`` row in
+  the database), never in a worker's memory. No worker keeps heads or bytes of its own,
+  so revoking a link takes effect in every worker at the next request.
 * ``FeedState`` (one row per feed) remembers the last marker, ETag and Last-Modified, so
   Last-Modified moves forward whenever the bytes change (also when an event drops out)
   and never backwards, and a conditional request is answered without rendering even
   when the cache lost the bytes.
 
-With Redis as the cache, the counter and the head travel in one pipelined round trip.
+With Redis as the cache, the counter and the head travel in one pipelined round trip (and
+the bytes, when wanted, in a second).
 """
 
 from __future__ import annotations
@@ -36,11 +38,11 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
-from scheduler.models.feeds import FeedState, FeedToken
+from scheduler.models.feeds import FeedRequestCount, FeedState, FeedToken
 
 from .selectors import Feed
 
@@ -49,9 +51,6 @@ DEFAULT_RATE_WINDOW = 60 * 60  # seconds
 DEFAULT_CACHE_SECONDS = 24 * 60 * 60
 DEFAULT_FRESH_SECONDS = 60
 DEFAULT_TOUCH_SECONDS = 5 * 60  # record last use at most this often (no write per poll)
-DEFAULT_LOCAL_SECONDS = 5  # a link's head and bytes kept in each worker's memory
-DEFAULT_LOCAL_BYTES = 32 * 1024 * 1024  # memory budget of those copies, per worker
-DEFAULT_LOCAL_ENTRIES = 2000
 
 
 @dataclass(frozen=True)
@@ -116,10 +115,6 @@ def head_cache_key(token_hash: str) -> str:
     return f"feeds:head:{token_hash}"
 
 
-def link_body_cache_key(token_hash: str) -> str:
-    return f"feeds:linkbody:{token_hash}"
-
-
 def body_cache_key(feed_key: str, marker: str) -> str:
     return f"feeds:body:{feed_key}:{marker}"
 
@@ -127,52 +122,7 @@ def body_cache_key(feed_key: str, marker: str) -> str:
 # --- the first look: rate limit and head, in one round trip ------------------------------------
 
 
-@dataclass
-class _Local:
-    """A link's head (and bytes) kept in this process for a few seconds, with its share
-    of the rate count not yet added to the shared counter."""
-
-    expires: float
-    head: Head
-    body: bytes | None
-    slot: int
-    counted: int  # the shared count at the last sync
-    pending: int = 0  # requests served here since
-
-
-_local: dict[str, _Local] = {}
-_local_bytes = 0
-
-
-def local_forget(digests: list[str] | None = None) -> None:
-    """Drop this process's copies (of some links, or all)."""
-    global _local_bytes
-    if digests is None:
-        _local.clear()
-        _local_bytes = 0
-        return
-    for digest in digests:
-        entry = _local.pop(digest, None)
-        if entry is not None and entry.body is not None:
-            _local_bytes -= len(entry.body)
-
-
-def _local_keep(digest: str, entry: _Local, now: float) -> None:
-    global _local_bytes
-    size = len(entry.body) if entry.body is not None else 0
-    budget = _setting("FEED_LOCAL_BYTES", DEFAULT_LOCAL_BYTES)
-    if size > budget // 4:
-        entry.body, size = None, 0
-    local_forget([digest])
-    if _local_bytes + size > budget or len(_local) >= DEFAULT_LOCAL_ENTRIES:
-        local_forget([d for d, e in _local.items() if e.expires <= now])
-        if _local_bytes + size > budget or len(_local) >= DEFAULT_LOCAL_ENTRIES:
-            local_forget()
-    _local[digest] = entry
-    _local_bytes += size
-
-
-def feed_poll(  # noqa: C901 - to split (issue 13.4)
+def feed_poll(
     raw_token: str, *, want_body: bool, now: dt.datetime | None = None
 ) -> tuple[int | None, Head | None, bytes | None]:
     """Count a request for this link (known or not, so guessing is limited too) and
@@ -183,91 +133,62 @@ def feed_poll(  # noqa: C901 - to split (issue 13.4)
     None when the link must be checked against the database. ``FEED_RATE_LIMIT``
     requests per ``FEED_RATE_WINDOW`` seconds; 0 turns the limit off.
 
-    A link answered in the last ``FEED_LOCAL_SECONDS`` is served from this process's
-    memory; its requests are added to the shared counter in batches of a tenth of the
-    limit (at most 100), so across several workers the limit may be passed by at most
-    one batch per worker before 429s start (a single worker is exact)."""
+    Every request is counted with one atomic increment in the shared store, never in a
+    worker's memory, so the limit is exact across workers and restarts: with Redis an
+    ``INCR`` in the same pipelined round trip as the head; otherwise an upsert of the
+    link's ``FeedRequestCount`` row (a cache that culls or loses entries cannot reset it)."""
     digest = token_digest(raw_token)
     limit = _setting("FEED_RATE_LIMIT", DEFAULT_RATE_LIMIT)
     window = max(1, _setting("FEED_RATE_WINDOW", DEFAULT_RATE_WINDOW))
-    now_f = (now or timezone.now()).timestamp()
-    now_s = int(now_f)
+    now_s = int((now or timezone.now()).timestamp())
     slot = now_s // window
     retry_after = max(1, (slot + 1) * window - now_s)
-    rate_key = f"feeds:rate:{digest[:32]}:{slot}"
 
-    entry = _local.get(digest)
-    if (
-        entry is not None
-        and entry.expires > now_f
-        and entry.slot == slot
-        and (entry.body is not None or not want_body)
-    ):
-        if limit <= 0:
-            return None, entry.head, entry.body
-        entry.pending += 1
-        if entry.counted + entry.pending > limit:
-            return retry_after, None, None
-        if entry.pending >= max(1, min(100, limit // 10)):
-            entry.counted, entry.pending = _count(rate_key, entry.pending, window), 0
-            if entry.counted > limit:
-                return retry_after, None, None
-        return None, entry.head, entry.body
-
-    keys = [head_cache_key(digest), *([link_body_cache_key(digest)] if want_body else [])]
     backend = _cache()
     redis = _redis_of(backend)
     if redis is not None:
         client, serializer = redis
         pipe = client.pipeline(transaction=False)
         if limit > 0:
-            real_rate_key = backend.make_and_validate_key(rate_key)
+            real_rate_key = backend.make_and_validate_key(f"feeds:rate:{digest[:32]}:{slot}")
             pipe.set(real_rate_key, 0, ex=window + 60, nx=True)
             pipe.incr(real_rate_key)
-        pipe.mget([backend.make_and_validate_key(key) for key in keys])
+        pipe.get(backend.make_and_validate_key(head_cache_key(digest)))
         results = pipe.execute()
         count = results[1] if limit > 0 else 0
-        values = [serializer.loads(v) if v is not None else None for v in results[-1]]
+        head = serializer.loads(results[-1]) if results[-1] is not None else None
     else:
-        count = _count(rate_key, 1, window) if limit > 0 else 0
-        found = backend.get_many(keys)
-        values = [found.get(key) for key in keys]
+        count = _count_in_database(digest[:32], slot) if limit > 0 else 0
+        head = backend.get(head_cache_key(digest)) if limit <= 0 or count <= limit else None
     if limit > 0 and count > limit:
         return retry_after, None, None
-    head = values[0] if isinstance(values[0], Head) else None
+    if not isinstance(head, Head):
+        return None, None, None
     body = None
-    if head is not None and want_body and values[1] is not None:
-        etag, cached_body = values[1]
-        body = cached_body if etag == head.etag else None
-    if head is not None and (body is not None or not want_body):
-        local_seconds = _setting("FEED_LOCAL_SECONDS", DEFAULT_LOCAL_SECONDS)
-        if local_seconds > 0:
-            # Never trusted longer than the shared head itself (FEED_FRESH_SECONDS after its check).
-            expires = min(
-                now_f + local_seconds, head.checked + _setting("FEED_FRESH_SECONDS", DEFAULT_FRESH_SECONDS)
-            )
-            entry = _Local(expires=expires, head=head, body=body, slot=slot, counted=count)
-            _local_keep(digest, entry, now_f)
+    if want_body:
+        # The feed's bytes are kept once, under its marker (not one copy per link).
+        cached = backend.get(body_cache_key(head.feed_key, head.marker))
+        if cached is not None and cached[0] == head.etag:
+            body = cached[2]
     return None, head, body
 
 
-def _count(rate_key: str, amount: int, window: int) -> int:
-    """Add to a link's shared request count; returns the new total."""
-    backend = _cache()
-    redis = _redis_of(backend)
-    if redis is not None:
-        client, _serializer = redis
-        real = backend.make_and_validate_key(rate_key)
-        pipe = client.pipeline(transaction=False)
-        pipe.set(real, 0, ex=window + 60, nx=True)
-        pipe.incrby(real, amount)
-        return pipe.execute()[1]
-    backend.add(rate_key, 0, timeout=window + 60)
-    try:
-        return backend.incr(rate_key, amount)
-    except ValueError:  # evicted between add and incr
-        backend.set(rate_key, amount, timeout=window + 60)
-        return amount
+_UPSERT = (
+    "INSERT INTO {table} (link, slot, count) VALUES (%s, %s, 1) "
+    "ON CONFLICT (link, slot) DO UPDATE SET count = {table}.count + 1 RETURNING count"
+)
+
+
+def _count_in_database(link: str, slot: int) -> int:
+    """Add one to the link's count in this window, atomically; returns the new count.
+    The first request of a window also deletes the rows of windows before the last."""
+    table = connection.ops.quote_name(FeedRequestCount._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT.format(table=table), [link, slot])
+        (count,) = cursor.fetchone()
+    if count == 1:
+        FeedRequestCount.objects.filter(slot__lt=slot - 1).delete()
+    return count
 
 
 def _redis_of(backend):
@@ -284,26 +205,19 @@ def _redis_of(backend):
     return pair
 
 
-def head_remember(raw_token: str, head: Head, body: bytes | None = None) -> None:
-    """Trust this head (and keep these bytes next to it) for FEED_FRESH_SECONDS."""
+def head_remember(raw_token: str, head: Head) -> None:
+    """Trust this head for FEED_FRESH_SECONDS."""
     fresh = _setting("FEED_FRESH_SECONDS", DEFAULT_FRESH_SECONDS)
     if fresh <= 0:
         return
-    digest = token_digest(raw_token)
-    values: dict[str, object] = {head_cache_key(digest): head}
-    if body is not None:
-        values[link_body_cache_key(digest)] = (head.etag, body)
-    _cache().set_many(values, timeout=fresh)
+    _cache().set(head_cache_key(token_digest(raw_token)), head, timeout=fresh)
 
 
 def heads_forget(token_hashes: list[str]) -> None:
-    """Drop the heads of revoked links, so they answer 404 at once (other workers'
-    in-memory copies expire within FEED_LOCAL_SECONDS)."""
-    local_forget(token_hashes)
+    """Drop the heads of revoked links from the shared cache, so they answer 404 from the
+    next request in every worker (no worker keeps a copy of its own)."""
     if token_hashes:
-        _cache().delete_many(
-            [key for h in token_hashes for key in (head_cache_key(h), link_body_cache_key(h))]
-        )
+        _cache().delete_many([head_cache_key(h) for h in token_hashes])
 
 
 # --- last use ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import hmac
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -76,3 +77,55 @@ def feed_url(raw: str) -> str:
 
 def webcal_url(raw: str) -> str:
     return "webcal://" + feed_url(raw).split("://", 1)[1]
+
+
+# --- any link, and the nurse's caseload links ---------------------------------------------------
+
+
+def token_rename(*, token: FeedToken, label: str) -> FeedToken:
+    """Give a link a name its owner recognises it by (e.g. "Work phone")."""
+    token.label = label.strip()[:100]
+    token.full_clean()
+    token.save(update_fields=["label"])
+    return token
+
+
+def token_replace(*, token: FeedToken, actor: User | None = None) -> tuple[FeedToken, str]:
+    """Rotate one link: it stops working at once and a new one with the same owner, scope
+    and name takes its place (the raw secret is returned once)."""
+    with transaction.atomic():
+        current = FeedToken.objects.select_for_update().get(pk=token.pk)
+        if current.revoked_at is None:
+            current.revoked_at = timezone.now()
+            current.save(update_fields=["revoked_at"])
+        issued = token_issue(
+            scope=current.scope, patient=current.patient, nurse=current.nurse, label=current.label,
+            actor=actor,
+        )  # fmt: skip
+    heads_forget([current.token_hash])
+    return issued
+
+
+def tokens_revoke(*, tokens) -> int:
+    """Revoke several links at once (admin action, command, account deactivation)."""
+    with transaction.atomic():
+        active = FeedToken.objects.filter(pk__in=[t.pk for t in tokens], revoked_at__isnull=True)
+        hashes = list(active.values_list("token_hash", flat=True))
+        active.update(revoked_at=timezone.now())
+    heads_forget(hashes)
+    return len(hashes)
+
+
+def tokens_end_for_user(user: User) -> int:
+    """A deactivated account's links stop at once: a nurse's caseload links, and a
+    patient's own and family links."""
+    return tokens_revoke(
+        tokens=FeedToken.objects.filter(Q(nurse=user) | Q(patient__user=user), revoked_at__isnull=True).only(
+            "pk"
+        )
+    )
+
+
+def nurse_tokens(nurse: User):
+    """A nurse's caseload links, newest first (revoked ones too, for the record)."""
+    return FeedToken.objects.filter(nurse=nurse, scope=FeedToken.Scope.NURSE).order_by("-created_at", "-pk")

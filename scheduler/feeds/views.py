@@ -123,5 +123,4 @@ def _remember(raw: str, row, current, snapshot: Snapshot, touched: dt.datetime |
             last_used=int(used.timestamp()) if used else None,
             checked=timezone.now().timestamp(),
         ),
-        snapshot.body,
     )

@@ -10,20 +10,26 @@ from .careplan import (
 )
 from .events import CustomItem, ItemOverride, Kind, PatientAccessLog, Recurrence, ScheduledEvent
 from .extension import PlanExtensionChunk, PlanExtensionRun
-from .feeds import FeedState, FeedToken
+from .feeds import FeedRequestCount, FeedState, FeedToken
+from .interop import ApiAccessLog, ApiClient, ImportJob
 from .invitations import Invitation
 from .preferences import ReminderPreferences
 from .reminders import NurseDigest, Reminder
 from .results import AnalyteResult
+from .undo import SurveillanceChange
 
 __all__ = [
     "AnalyteResult",
+    "ApiAccessLog",
+    "ApiClient",
     "CarePlan",
     "CarePlanLink",
     "CarePlanVersion",
     "CustomItem",
+    "FeedRequestCount",
     "FeedState",
     "FeedToken",
+    "ImportJob",
     "Invitation",
     "ItemOverride",
     "Kind",
@@ -36,6 +42,7 @@ __all__ = [
     "ReminderPreferences",
     "ResponsibilityOverride",
     "ScheduledEvent",
+    "SurveillanceChange",
     "TreatmentContact",
     "TreatmentSummary",
 ]

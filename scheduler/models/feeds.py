@@ -82,3 +82,22 @@ class FeedState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feed_key} last changed {self.last_modified:%Y-%m-%d %H:%M:%S}"
+
+
+class FeedRequestCount(models.Model):
+    """Requests for one feed link (known or not) in one rate-limit window, when the cache
+    is not Redis (the embedded default): every request adds one with an atomic upsert,
+    so the count is exact across workers and restarts, and no cache eviction (a file
+    cache culls a third of its entries when full) can reset it. Rows of past windows are
+    deleted as new windows start."""
+
+    link = models.CharField(max_length=32, help_text=_("Start of the SHA-256 of the token as requested."))
+    slot = models.BigIntegerField(help_text=_("The window: Unix time divided by FEED_RATE_WINDOW."))
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["link", "slot"], name="feedrequestcount_link_slot")]
+        indexes = [models.Index(fields=["slot"], name="feedrequestcount_slot")]
+
+    def __str__(self) -> str:
+        return f"{self.link}… window {self.slot}: {self.count}"

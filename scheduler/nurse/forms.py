@@ -805,3 +805,20 @@ class CaseloadFilterForm(forms.Form):
         self.fields["cancer_type"].choices = [("", _("All cancer types")), *cancer_type_choices()]
         for name in ("cancer_type", "status", "sort"):
             self.fields[name].widget.attrs["class"] = "form-select"
+
+
+class FeedLinkForm(forms.Form):
+    """The name of a caseload calendar link (one line, so it reads well in a list)."""
+
+    label = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        required=False,
+        help_text=_("To recognise the link by, for example “Work phone” or “Outlook on the ward PC”."),
+    )
+
+    def clean_label(self) -> str:
+        label = self.cleaned_data["label"].strip()
+        if any(ord(char) < 32 or ord(char) == 127 for char in label):
+            raise ValidationError(_("Use one line of text, without control characters."))
+        return label

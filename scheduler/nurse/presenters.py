@@ -8,24 +8,24 @@ write and never check permissions (views reach the patient through ``scheduler.a
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from itertools import groupby
 
 from dateutil.relativedelta import relativedelta
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from scheduler.models import ScheduledEvent
+from scheduler.models import ScheduledEvent, SurveillanceChange
 from scheduler.nurse import charts
 from scheduler.plans import markers, selectors, services
-from scheduler.plans.audit import audit_trail
 from scheduler.rules import Protocol, RulesError, default_library
 from survivorship.models import CancerCase, Patient, User
 
 QUICK_ACTION_DAYS = 90  # open events this close get inline actions on the patient page
-AUDIT_LIMIT = 60
 WORKLIST_PAGE_SIZE = 40
 FAILED_LIMIT = 25
 
@@ -106,6 +106,11 @@ def worklist(
     )
 
 
+def annotate(event: ScheduledEvent, today: dt.date, *, soon: dt.date | None = None) -> None:
+    """What an event card shows besides the row (see ``_annotate``)."""
+    _annotate(event, today, soon=soon)
+
+
 def _annotate(event: ScheduledEvent, today: dt.date, *, soon: dt.date | None = None) -> None:
     """What the event cards show besides the row: overdue, inline actions, units, local time."""
     event.overdue = event.is_overdue(today)
@@ -116,53 +121,127 @@ def _annotate(event: ScheduledEvent, today: dt.date, *, soon: dt.date | None = N
         event.booked_local = event.booked_start.astimezone(event.patient.zone)
 
 
-# --- the plan timeline ---------------------------------------------------------------------------
+# --- the plan: what is next, then the years, folded --------------------------------------------
+
+UPCOMING_MONTHS = 6  # open items due up to this far ahead are listed first, unfolded
+
+
+def upcoming_limit(today: dt.date) -> dt.date:
+    return today + relativedelta(months=UPCOMING_MONTHS)
+
+
+def is_upcoming(status: str, due_date: dt.date, limit: dt.date) -> bool:
+    """Shown in "Overdue" or "Next 6 months" (so not again in its year)."""
+    return status in ScheduledEvent.OPEN_STATUSES and due_date <= limit
 
 
 @dataclass
-class TimelineGroup:
+class YearGroup:
+    """One year of one episode of the plan, minus the items listed as upcoming. Its events
+    are loaded only when the year is opened (``events`` is None until then)."""
+
     episode: int
     year: int
-    phases: list[str]
-    events: list[ScheduledEvent]
     current_episode: bool
-    open: bool = True
+    first_due: dt.date
+    ids: list[int] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    phases: list[str] = field(default_factory=list)
+    events: list[ScheduledEvent] | None = None
+
+    @property
+    def slug(self) -> str:
+        return f"{self.episode}-{self.year}"
+
+    @property
+    def summary(self) -> str:
+        """ "12 done · 1 skipped · 3 cancelled · 2 planned" (statuses it has, in that order)."""
+        words = [
+            (ScheduledEvent.Status.COMPLETED, _("%(n)d done")),
+            (ScheduledEvent.Status.SKIPPED, _("%(n)d skipped")),
+            (ScheduledEvent.Status.CANCELLED, _("%(n)d cancelled")),
+            (ScheduledEvent.Status.BOOKED, _("%(n)d booked")),
+            (ScheduledEvent.Status.PLANNED, _("%(n)d planned")),
+        ]
+        return " · ".join(
+            text % {"n": self.counts[status]} for status, text in words if self.counts.get(status)
+        )
 
 
-def _year_of(event: ScheduledEvent, remission: dt.date) -> int:
-    if event.due_date < remission:
+def _year_of(due: dt.date, start: dt.date) -> int:
+    if due < start:
         return 0
-    delta = relativedelta(event.due_date, remission)
-    return delta.years + 1
+    return relativedelta(due, start).years + 1
 
 
-def timeline(events: list[ScheduledEvent], case: CancerCase | None, today: dt.date) -> list[TimelineGroup]:
-    """Events grouped by episode and year since remission (years of older episodes count
-    from the first event of that episode). Years that start more than 18 months ahead
-    are shown folded, as are older episodes."""
-    groups = []
-    fold_after = today + relativedelta(months=18)
-    for episode, episode_events in groupby(events, key=lambda e: e.episode):
-        episode_events = list(episode_events)
+def year_groups(patient: Patient, case: CancerCase | None, today: dt.date) -> list[YearGroup]:
+    """Every (episode, year since remission) of the plan with its counts, from one light
+    query (no event objects). Years of older episodes count from the day before their first
+    event."""
+    limit = upcoming_limit(today)
+    rows = (
+        ScheduledEvent.objects.filter(patient=patient)
+        .order_by("episode", "due_date", "kind", "pk")
+        .values_list("pk", "episode", "due_date", "status", "phase_label")
+    )
+    groups: dict[tuple[int, int], YearGroup] = {}
+    starts: dict[int, dt.date] = {}
+    for pk, episode, due, status, phase in rows:
         current = case is None or episode == case.episode
-        if current and case is not None:
-            start = case.remission_date
-        else:
-            start = min(e.due_date for e in episode_events) - dt.timedelta(days=1)
-        for year, year_events in groupby(episode_events, key=lambda e: _year_of(e, start)):
-            year_events = list(year_events)
-            phases = list(dict.fromkeys(e.phase_label for e in year_events if e.phase_label))
-            groups.append(
-                TimelineGroup(
-                    episode=episode,
-                    year=year,
-                    phases=phases,
-                    events=year_events,
-                    current_episode=current,
-                    open=current and year_events[0].due_date <= fold_after,
-                )
+        if episode not in starts:
+            starts[episode] = (
+                case.remission_date if current and case is not None else due - dt.timedelta(days=1)
             )
-    return groups
+        if is_upcoming(status, due, limit):
+            continue
+        year = _year_of(due, starts[episode])
+        group = groups.get((episode, year))
+        if group is None:
+            group = groups[(episode, year)] = YearGroup(
+                episode=episode, year=year, current_episode=current, first_due=due
+            )
+        group.ids.append(pk)
+        group.counts[status] = group.counts.get(status, 0) + 1
+        if phase and phase not in group.phases:
+            group.phases.append(phase)
+    return list(groups.values())
+
+
+def load_events(
+    patient: Patient, ids: list[int], today: dt.date, protocol: Protocol | None
+) -> list[ScheduledEvent]:
+    """Full events (with their results) for the cards, in plan order: two queries."""
+    events = list(
+        ScheduledEvent.objects.filter(patient=patient, pk__in=ids).order_by("due_date", "kind", "pk")
+    )
+    results = selectors.results_by_event(events)
+    for event in events:
+        event.patient = patient
+        _annotate(event, today)
+        event.results = results.get(event.pk, [])
+        event.source_code = source_code(event, protocol)
+    return events
+
+
+def year_group(patient: Patient, slug: str, today: dt.date) -> YearGroup | None:
+    """One year of the plan with its events loaded, or None if there is no such year."""
+    case = getattr(patient, "cancer_case", None)
+    group = next((g for g in year_groups(patient, case, today) if g.slug == slug), None)
+    if group is not None:
+        group.events = load_events(patient, group.ids, today, protocol_for(case))
+    return group
+
+
+def event_page_url(event: ScheduledEvent, today: dt.date) -> str:
+    """The patient page at this event's card: its year opened when it is not listed first."""
+    url = reverse("nurse:patient", args=[event.patient_id])
+    if not is_upcoming(event.status, event.due_date, upcoming_limit(today)):
+        case = getattr(event.patient, "cancer_case", None)
+        for group in year_groups(event.patient, case, today):
+            if event.pk in group.ids:
+                url += f"?open={group.slug}"
+                break
+    return url + f"#event-{event.pk}"
 
 
 # --- the patient page ----------------------------------------------------------------------------
@@ -184,32 +263,46 @@ def override_items(case: CancerCase | None) -> list[tuple[str, str]]:
     return [(item_id, f"{title} ({item_id})") for item_id, title in items.items()]
 
 
-def patient_page(patient: Patient, today: dt.date) -> dict[str, object]:
-    """Everything the nurse's patient page shows except its forms."""
+def source_code(event: ScheduledEvent, protocol: Protocol | None) -> str:
+    """The protocol's code of the event's source ("S5"), when the page lists that source."""
+    code = event.source.split(" — ", 1)[0]
+    return code if protocol is not None and code in protocol.sources else ""
+
+
+def patient_page(patient: Patient, today: dt.date, *, open_year: str = "") -> dict[str, object]:
+    """Everything the nurse's patient page shows except its forms: overdue and upcoming
+    items in full, the years of the plan as counts (one of them, ``open_year``, in full)."""
     case = getattr(patient, "cancer_case", None)
-    records = selectors.patient_records(patient)
-    events = records.events
+    records = selectors.patient_records(patient, upcoming_until=upcoming_limit(today))
     soon = today + dt.timedelta(days=QUICK_ACTION_DAYS)
-    for event in events:
-        _annotate(event, today, soon=soon)
     protocol = protocol_for(case)
+    upcoming = records.events
+    for event in upcoming:
+        _annotate(event, today, soon=soon)
+        event.results = []
+        event.source_code = source_code(event, protocol)
     facts = []
     if case is not None:
         specs = protocol.facts if protocol else {}
         for name, value in (case.facts or {}).items():
             spec = specs.get(name)
             facts.append((spec.label if spec else name, value))
-    results = selectors.results_by_event(events)
-    rows = []
-    for event in events:
-        event.results = results.get(event.pk, [])
-        rows += selectors.result_rows(event, event.results)
     series = markers.marker_series(
-        [row for row in rows if markers.is_watched(row)], case.marker_references if case else {}
+        selectors.marker_results([patient.pk]).get(patient.pk, []), case.marker_references if case else {}
     )
     for s in series:
         s.svg = charts.svg_charts(s)
-    audit = audit_trail(patient)
+    groups = year_groups(patient, case, today)
+    for group in groups:
+        if group.slug == open_year:
+            group.events = load_events(patient, group.ids, today, protocol)
+    counts = dict.fromkeys(ScheduledEvent.Status.values, 0)
+    for group in groups:
+        for status, n in group.counts.items():
+            counts[status] += n
+    for event in upcoming:
+        counts[event.status] += 1
+    overdue = [e for e in upcoming if e.overdue]
     return {
         "patient": patient,
         "case": case,
@@ -217,12 +310,17 @@ def patient_page(patient: Patient, today: dt.date) -> dict[str, object]:
         "facts": facts,
         "remission": remission_summary(case, today),
         "today": today,
-        "timeline": timeline(events, case, today),
+        "overdue": overdue,
+        "upcoming": [e for e in upcoming if not e.overdue],
+        "upcoming_limit": upcoming_limit(today),
+        "later_years": [g for g in groups if g.first_due > today],
+        "past_years": [g for g in reversed(groups) if g.first_due <= today],
         "counts": {
-            "open": sum(1 for e in events if e.is_open),
-            "overdue": sum(1 for e in events if e.overdue),
-            "completed": sum(1 for e in events if e.status == ScheduledEvent.Status.COMPLETED),
+            "open": counts["planned"] + counts["booked"],
+            "overdue": len(overdue),
+            "completed": counts["completed"],
         },
+        "sources": sorted(protocol.sources.items(), key=lambda s: (len(s[0]), s[0])) if protocol else [],
         "series": series,
         "rising": [s for s in markers.latest_series_per_analyte(series).values() if s.rising],
         "overrides": records.overrides,
@@ -230,10 +328,24 @@ def patient_page(patient: Patient, today: dt.date) -> dict[str, object]:
         "recurrences": records.recurrences,
         "access_log": records.access_log,
         "reminders": records.reminders,
-        "audit": audit[:AUDIT_LIMIT],
-        "audit_more": max(len(audit) - AUDIT_LIMIT, 0),
         "active": case is not None and case.surveillance_status == CancerCase.SurveillanceStatus.ACTIVE,
+        "undo": _undo_offer(patient),
     }
+
+
+@dataclass
+class UndoOffer:
+    change: SurveillanceChange
+    minutes_left: int
+
+
+def _undo_offer(patient: Patient) -> UndoOffer | None:
+    """The recurrence or discharge that can still be undone, with the minutes left."""
+    change = selectors.surveillance_undo_offer(patient)
+    if change is None:
+        return None
+    left = (change.undo_until - timezone.now()).total_seconds()
+    return UndoOffer(change=change, minutes_left=max(1, math.ceil(left / 60)))
 
 
 def event_page(event: ScheduledEvent, today: dt.date) -> dict[str, object]:

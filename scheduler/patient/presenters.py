@@ -25,6 +25,7 @@ from scheduler.rules import PHASE_BANDS, RulesError, default_library
 from survivorship.models import CancerCase, Patient
 
 RECENTLY_CANCELLED_DAYS = 90
+UNBOOKED_STATES = ("planned", "overdue")
 APPROACHING_MILESTONE_DAYS = 183
 MILESTONE_YEARS = (1, 3, 5, 10)
 
@@ -188,9 +189,12 @@ class Day:
 class Month:
     first: dt.date
     weeks: list[list[Day]]
-    items: list[EventView]
+    items: list[EventView]  # booked, done, skipped: each on its day
     previous: dt.date
     next: dt.date
+    # Not booked yet (to be booked or needing booking) and due in a window that overlaps the
+    # month: listed as "due between ... and ...", never pinned to one day of the grid.
+    unbooked: list[EventView] = field(default_factory=list)
 
     @property
     def param(self) -> str:
@@ -227,10 +231,20 @@ def month_view(*, patient: Patient, first: dt.date, now: dt.datetime | None = No
             Q(due_date__range=(grid_start, grid_end))
             | Q(booked_start__gte=utc_from, booked_start__lt=utc_to)
             | Q(completed_on__range=(grid_start, grid_end))
+            | Q(status=ScheduledEvent.Status.PLANNED, window_start__lte=last, window_end__gte=first)
         )
         .order_by("due_date", "booked_start", "pk")
     )
-    views = [v for v in views_for(events, patient=patient, now=now) if grid_start <= v.day <= grid_end]
+    all_views = views_for(events, patient=patient, now=now)
+    unbooked = sorted(
+        (
+            v
+            for v in all_views
+            if v.state in UNBOOKED_STATES and v.event.window_start <= last and v.event.window_end >= first
+        ),
+        key=lambda v: (v.event.window_start, v.event.window_end, v.event.title),
+    )
+    views = [v for v in all_views if v.state not in UNBOOKED_STATES and grid_start <= v.day <= grid_end]
     views.sort(key=lambda v: (v.day, v.time or "99", v.event.title))
     by_day: dict[dt.date, list[EventView]] = {}
     for view in views:
@@ -244,6 +258,7 @@ def month_view(*, patient: Patient, first: dt.date, now: dt.datetime | None = No
         items=[v for v in views if first <= v.day <= last],
         previous=first - relativedelta(months=1),
         next=first + relativedelta(months=1),
+        unbooked=unbooked,
     )
 
 
@@ -391,6 +406,92 @@ def progress_view(*, patient: Patient, now: dt.datetime | None = None) -> Progre
         completed_count=events.filter(status=ScheduledEvent.Status.COMPLETED).count(),
         next_event=coming[0] if coming else None,
         attention_count=sum(1 for v in views if v.state == "overdue"),
+    )
+
+
+# --- home: your next step -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What the patient's home page says first: what needs doing, the next appointment, the
+    next milestone, and how to reach the care team."""
+
+    to_book: list[EventView]  # overdue first (oldest first), then to be booked with an open window
+    overdue_count: int
+    next_planned: EventView | None  # when nothing needs doing yet: the next item to be offered
+    next_booked: EventView | None
+    next_milestone: Milestone | None
+    call_script: str  # what to say when calling (empty when nothing needs booking)
+
+    @property
+    def first(self) -> EventView | None:
+        return self.to_book[0] if self.to_book else None
+
+
+def _in_sentence(title: str) -> str:
+    """ "Follow-up visit" reads "follow-up visit" inside a sentence; "CT scan" and "PSA test" stay."""
+    return title[:1].lower() + title[1:] if title[1:2].islower() else title
+
+
+def call_script(patient: Patient, to_book: list[EventView]) -> str:
+    """The sentence to say on the phone, with what the person answering needs to find the record."""
+    if not to_book:
+        return ""
+    first = to_book[0]
+    what = _in_sentence(first.event.title)
+    window = due_phrase(first.event.window_start, first.event.window_end)
+    if len(to_book) == 1:
+        ask = _("I am calling to book my %(what)s, which is due %(window)s.") % {
+            "what": what,
+            "window": window,
+        }
+        if first.state == "overdue":
+            ask = _("I am calling to book my %(what)s, which was due %(window)s.") % {
+                "what": what,
+                "window": window,
+            }
+    else:
+        ask = ngettext(
+            "I am calling to book my %(what)s and %(n)d other item in my follow-up plan.",
+            "I am calling to book my %(what)s and %(n)d other items in my follow-up plan.",
+            len(to_book) - 1,
+        ) % {"what": what, "n": len(to_book) - 1}
+    hello = _("Hello, my name is %(name)s and my hospital number is %(mrn)s.") % {
+        "name": patient.display_name,
+        "mrn": patient.mrn,
+    }
+    return f"{hello} {ask}"
+
+
+def next_step_view(*, patient: Patient, now: dt.datetime | None = None) -> NextStep:
+    now = now or timezone.now()
+    today = local_datetime(now, patient.zone).date()
+    views = views_for(
+        patient_events(patient)
+        .filter(status__in=ScheduledEvent.OPEN_STATUSES)
+        .order_by("window_end", "due_date", "pk"),
+        patient=patient,
+        now=now,
+    )
+    overdue = [v for v in views if v.state == "overdue"]
+    planned = sorted((v for v in views if v.state == "planned"), key=lambda v: (v.event.due_date, v.event.pk))
+    open_now = [v for v in planned if v.event.window_start <= today]
+    booked = sorted((v for v in views if v.state == "booked"), key=lambda v: v.event.booked_start)
+    case = getattr(patient, "cancer_case", None)
+    milestone = None
+    if case is not None:
+        milestone = next(
+            (m for m in milestone_list(case.remission_date, today) if m.state != "reached"), None
+        )
+    to_book = overdue + open_now
+    return NextStep(
+        to_book=to_book,
+        overdue_count=len(overdue),
+        next_planned=None if to_book or not planned else planned[0],
+        next_booked=booked[0] if booked else None,
+        next_milestone=milestone,
+        call_script=call_script(patient, to_book),
     )
 
 

@@ -42,6 +42,7 @@ from scheduler.patient.presenters import (
     event_view,
     event_why,
     month_view,
+    next_step_view,
     parse_month,
     progress_view,
 )
@@ -93,6 +94,7 @@ def calendar_month(request: HttpRequest, patient: Patient) -> HttpResponse:
         {
             "patient": patient,
             "month": month,
+            "next_step": next_step_view(patient=patient),
             "today": today,
             "is_current_month": first == today.replace(day=1),
             "this_month_param": f"{today:%Y-%m}",

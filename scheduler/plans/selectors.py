@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from scheduler.models import (
     AnalyteResult,
@@ -24,6 +25,7 @@ from scheduler.models import (
     Recurrence,
     Reminder,
     ScheduledEvent,
+    SurveillanceChange,
 )
 from scheduler.plans import markers
 from scheduler.rules import default_library
@@ -285,9 +287,16 @@ class PatientRecords:
     reminders: list[Reminder]
 
 
-def patient_records(patient: Patient) -> PatientRecords:
+def patient_records(
+    patient: Patient, *, upcoming_until: dt.date, views: int = 5, reminders: int = 10
+) -> PatientRecords:
+    """The patient page's records: of the events only the open ones due by
+    ``upcoming_until`` (overdue and upcoming; the years of the plan are read as counts and
+    loaded when opened), the latest ``views`` page views and ``reminders`` reminders."""
     events = list(
-        ScheduledEvent.objects.filter(patient=patient).order_by("episode", "due_date", "kind", "pk")
+        ScheduledEvent.objects.filter(
+            patient=patient, status__in=OPEN, due_date__lte=upcoming_until
+        ).order_by("due_date", "kind", "pk")
     )
     for event in events:
         event.patient = patient
@@ -296,12 +305,23 @@ def patient_records(patient: Patient) -> PatientRecords:
         overrides=list(patient.item_overrides.select_related("created_by").order_by("item_id")),
         custom_items=list(patient.custom_items.order_by("first_due", "pk")),
         recurrences=list(patient.recurrences.select_related("recorded_by")),
-        access_log=list(PatientAccessLog.objects.filter(patient=patient).select_related("user")[:25]),
+        access_log=list(PatientAccessLog.objects.filter(patient=patient).select_related("user")[:views]),
         reminders=list(
             Reminder.objects.filter(event__patient=patient)
             .select_related("event")
-            .order_by("-send_at", "-pk")[:50]
+            .order_by("-send_at", "-pk")[:reminders]
         ),
+    )
+
+
+def surveillance_undo_offer(patient: Patient) -> SurveillanceChange | None:
+    """The latest recurrence or discharge of the patient that can still be undone."""
+    return (
+        SurveillanceChange.objects.filter(
+            patient=patient, undone_at__isnull=True, undo_until__gt=timezone.now()
+        )
+        .order_by("-created_at", "-pk")
+        .first()
     )
 
 

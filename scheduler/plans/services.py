@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -39,7 +40,9 @@ from scheduler.models import (
     Kind,
     PatientAccessLog,
     Recurrence,
+    Reminder,
     ScheduledEvent,
+    SurveillanceChange,
 )
 from scheduler.plans import markers
 from scheduler.reminders.service import reminders_sync
@@ -416,6 +419,42 @@ def patient_enrol(*, patient: Patient, case: CancerCase, actor: User | None) -> 
         return plan_regenerate(patient=patient, actor=actor, reason="enrolment")
 
 
+PATIENT_DETAIL_FIELDS = (
+    "display_name",
+    "date_of_birth",
+    "time_zone",
+    "email",
+    "phone",
+    "reminder_channel",
+    "care_team",
+)
+
+
+def patient_details_update(*, patient: Patient, actor: User | None, **changes: object) -> list[str]:
+    """Change a patient's details (``PATIENT_DETAIL_FIELDS``); returns the fields changed.
+    A new time zone re-times the pending reminders of the open events."""
+    unknown = set(changes) - set(PATIENT_DETAIL_FIELDS)
+    if unknown:
+        raise PlanError(f"These details cannot be changed here: {', '.join(sorted(unknown))}.")
+    with transaction.atomic(), _audited(actor):
+        changed = [name for name, value in changes.items() if getattr(patient, name) != value]
+        if not changed:
+            return []
+        for name in changed:
+            setattr(patient, name, changes[name])
+        patient.full_clean(exclude=["user"])
+        patient.save(update_fields=[*changed, "updated_at"])
+        if "time_zone" in changed:
+            _reminders_sync(
+                list(
+                    ScheduledEvent.objects.filter(
+                        patient_id=patient.pk, status__in=ScheduledEvent.OPEN_STATUSES
+                    ).values_list("pk", flat=True)
+                )
+            )
+        return changed
+
+
 def case_update(*, case: CancerCase, actor: User | None, **changes: object) -> PlanChange:
     """Change remission date, cancer type or facts, then regenerate the plan."""
     with transaction.atomic(), _audited(actor):
@@ -474,16 +513,68 @@ def custom_item_add(*, patient: Patient, actor: User | None, **fields: object) -
 
 # --- recurrence and discharge -------------------------------------------------------------
 
+UNDO_WINDOW = dt.timedelta(minutes=15)  # how long a recurrence or a discharge can be undone
 
-def _cancel_future_planned(case: CancerCase, *, from_date: dt.date, reason: str, actor: User | None) -> int:
-    events = list(
-        ScheduledEvent.objects.select_for_update().filter(
-            patient_id=case.patient_id,
-            episode=case.episode,
-            status=ScheduledEvent.Status.PLANNED,
-            due_date__gte=from_date,
-        )
+
+@dataclass(frozen=True)
+class PauseEffect:
+    """What recording a recurrence or discharging would do, before it is done."""
+
+    events: list[ScheduledEvent]  # the planned items that would be cancelled, by date
+    reminders: int  # the queued reminders of those items that would be withdrawn
+
+    def summary(self) -> str:
+        items = "1 planned item" if len(self.events) == 1 else f"{len(self.events)} planned items"
+        reminders = "1 reminder" if self.reminders == 1 else f"{self.reminders} reminders"
+        return f"{items} will be cancelled, {reminders} withdrawn"
+
+
+def _future_planned(case: CancerCase, from_date: dt.date) -> QuerySet[ScheduledEvent]:
+    return ScheduledEvent.objects.filter(
+        patient_id=case.patient_id,
+        episode=case.episode,
+        status=ScheduledEvent.Status.PLANNED,
+        due_date__gte=from_date,
     )
+
+
+def _pending_reminders(event_ids: list[int]) -> int:
+    return Reminder.objects.filter(event_id__in=event_ids, status=Reminder.Status.PENDING).count()
+
+
+def _check_can_pause(case: CancerCase, patient: Patient, detected_on: dt.date | None) -> None:
+    if case.surveillance_status != CancerCase.SurveillanceStatus.ACTIVE:
+        raise PlanError("Surveillance is not active: resume it first.")
+    if detected_on is not None:
+        if detected_on > patient.local_today():
+            raise PlanError("The recurrence date cannot be in the future.")
+        if detected_on < case.remission_date:
+            raise PlanError("The recurrence date cannot be before the remission date.")
+
+
+def surveillance_pause_preview(*, patient: Patient, detected_on: dt.date | None = None) -> PauseEffect:
+    """What recording a recurrence detected on ``detected_on`` (or, without it, discharging
+    today) would cancel and withdraw; nothing is changed. Raises ``PlanError`` for what the
+    service would refuse."""
+    case = CancerCase.objects.get(patient=patient)
+    _check_can_pause(case, patient, detected_on)
+    events = list(_future_planned(case, detected_on or patient.local_today()).order_by("due_date", "pk"))
+    return PauseEffect(events=events, reminders=_pending_reminders([e.pk for e in events]))
+
+
+def _cancel_future_planned(
+    case: CancerCase,
+    *,
+    from_date: dt.date,
+    reason: str,
+    actor: User | None,
+    kind: str,
+    recurrence: Recurrence | None = None,
+) -> SurveillanceChange:
+    """Cancel the episode's planned events from ``from_date`` and keep what was done, for
+    :func:`surveillance_undo`."""
+    events = list(_future_planned(case, from_date).select_for_update().order_by("pk"))
+    withdrawn = _pending_reminders([e.pk for e in events])
     for event in events:
         event.status = ScheduledEvent.Status.CANCELLED
         event.status_reason = reason[:300]
@@ -493,31 +584,31 @@ def _cancel_future_planned(case: CancerCase, *, from_date: dt.date, reason: str,
         bulk_update_with_history(
             events,
             ScheduledEvent,
-            fields=[
-                "status",
-                "status_reason",
-                "cancelled_by_plan",
-                "sequence",
-                "version",
-                "changed_by",
-                "updated_at",
-            ],
+            fields=["status", "status_reason", "cancelled_by_plan", "sequence", "version", "changed_by",
+                    "updated_at"],
             default_user=actor,
-        )
+        )  # fmt: skip
         _reminders_sync([event.pk for event in events])
-    return len(events)
+    return SurveillanceChange.objects.create(
+        patient_id=case.patient_id,
+        kind=kind,
+        recurrence=recurrence,
+        previous_status=CancerCase.SurveillanceStatus.ACTIVE,
+        cancelled=[[event.pk, event.version] for event in events],
+        reminders_withdrawn=withdrawn,
+        created_by=actor,
+        undo_until=timezone.now() + UNDO_WINDOW,
+    )
 
 
 def recurrence_record(
     *, patient: Patient, detected_on: dt.date, extent: str, notes: str = "", actor: User | None
 ) -> Recurrence:
-    """Record a recurrence: surveillance pauses and future planned events are cancelled."""
+    """Record a recurrence: surveillance pauses and future planned events are cancelled
+    (undoable for ``UNDO_WINDOW`` with :func:`surveillance_undo`)."""
     with transaction.atomic(), _audited(actor):
         case = CancerCase.objects.select_for_update().get(patient=patient)
-        if detected_on > patient.local_today():
-            raise PlanError("The recurrence date cannot be in the future.")
-        if detected_on < case.remission_date:
-            raise PlanError("The recurrence date cannot be before the remission date.")
+        _check_can_pause(case, patient, detected_on)
         recurrence = Recurrence(
             patient=patient, detected_on=detected_on, extent=extent, notes=notes, recorded_by=actor
         )
@@ -531,6 +622,8 @@ def recurrence_record(
             from_date=detected_on,
             reason=f"Surveillance paused: {label} recurrence recorded on {detected_on:%d %b %Y}.",
             actor=actor,
+            kind=SurveillanceChange.Kind.RECURRENCE,
+            recurrence=recurrence,
         )
         return recurrence
 
@@ -554,19 +647,81 @@ def surveillance_resume(*, patient: Patient, remission_date: dt.date, actor: Use
 
 
 def surveillance_discharge(*, patient: Patient, reason: str, actor: User | None) -> int:
-    """End follow-up: future planned events are cancelled with the reason."""
+    """End follow-up: future planned events are cancelled with the reason (undoable for
+    ``UNDO_WINDOW`` with :func:`surveillance_undo`). Returns how many were cancelled."""
     if not reason.strip():
         raise PlanError("A reason is required to discharge a patient.")
     with transaction.atomic(), _audited(actor):
         case = CancerCase.objects.select_for_update().get(patient=patient)
+        _check_can_pause(case, patient, None)
         case.surveillance_status = CancerCase.SurveillanceStatus.DISCHARGED
         case.save(update_fields=["surveillance_status", "updated_at"])
-        return _cancel_future_planned(
+        change = _cancel_future_planned(
             case,
             from_date=patient.local_today(),
             reason=f"Discharged from follow-up: {reason.strip()}",
             actor=actor,
+            kind=SurveillanceChange.Kind.DISCHARGE,
         )
+        return len(change.cancelled)
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    restored: int  # events planned again
+    kept: int  # cancelled events changed by someone since, left as they are
+
+
+def surveillance_undo(*, patient: Patient, change_id: int, actor: User | None) -> UndoResult:
+    """Undo a recurrence or a discharge within ``UNDO_WINDOW``: surveillance is active again,
+    exactly the events it cancelled are planned again (unless changed since), their reminders
+    are re-synced (withdrawn ones come back while their moment is ahead), and the recurrence
+    record is removed (its history stays in the audit trail)."""
+    with transaction.atomic(), _audited(actor):
+        case = CancerCase.objects.select_for_update().get(patient=patient)
+        change = SurveillanceChange.objects.select_for_update().filter(pk=change_id, patient=patient).first()
+        if change is None:
+            raise PlanError("There is nothing to undo.")
+        if change.undone_at is not None:
+            raise PlanError("This was already undone.")
+        if timezone.now() > change.undo_until:
+            raise PlanError("It is too late to undo this; resume surveillance with a remission date instead.")
+        expected = (
+            CancerCase.SurveillanceStatus.PAUSED
+            if change.kind == SurveillanceChange.Kind.RECURRENCE
+            else CancerCase.SurveillanceStatus.DISCHARGED
+        )
+        if case.surveillance_status != expected:
+            raise PlanError("Surveillance has changed since, so this can no longer be undone.")
+        versions = dict(change.cancelled)
+        events = [
+            event
+            for event in ScheduledEvent.objects.select_for_update()
+            .filter(pk__in=list(versions), status=ScheduledEvent.Status.CANCELLED)
+            .order_by("pk")
+            if event.version == versions[event.pk]
+        ]
+        for event in events:
+            event.status = ScheduledEvent.Status.PLANNED
+            event.status_reason = ""
+            _touch(event, actor, calendar=True)
+        case.surveillance_status = change.previous_status
+        case.save(update_fields=["surveillance_status", "updated_at"])
+        if events:
+            bulk_update_with_history(
+                events,
+                ScheduledEvent,
+                fields=["status", "status_reason", "sequence", "version", "changed_by", "updated_at"],
+                default_user=actor,
+            )
+            _reminders_sync([event.pk for event in events])
+        if change.recurrence is not None:
+            change.recurrence.delete()
+            change.recurrence = None
+        change.undone_at = timezone.now()
+        change.undone_by = actor
+        change.save(update_fields=["undone_at", "undone_by", "recurrence"])
+        return UndoResult(restored=len(events), kept=len(versions) - len(events))
 
 
 # --- event actions -------------------------------------------------------------------------
@@ -812,9 +967,11 @@ def patient_view_log(*, patient: Patient, user: User, path: str) -> None:
 __all__ = [
     "ConcurrentEditError",
     "Kind",
+    "PauseEffect",
     "PlanChange",
     "PlanError",
     "Proposal",
+    "UndoResult",
     "case_update",
     "custom_item_add",
     "event_assign",
@@ -825,11 +982,14 @@ __all__ = [
     "event_update_notes",
     "override_remove",
     "override_set",
+    "patient_details_update",
     "patient_enrol",
     "patient_view_log",
     "plan_proposals",
     "plan_regenerate",
     "recurrence_record",
     "surveillance_discharge",
+    "surveillance_pause_preview",
     "surveillance_resume",
+    "surveillance_undo",
 ]

@@ -9,6 +9,22 @@
   var cells = Array.prototype.slice.call(grid.querySelectorAll("td.day"));
   if (!cells.length) { return; }
 
+  // After Page Up / Page Down the new month opens with the focus back in the grid, on the
+  // same day of the month (or the month's last day), so keyboard users keep their place.
+  var FOCUS_KEY = "month-grid-focus-day";
+
+  function remembered() {
+    var day = null;
+    try {
+      day = window.sessionStorage.getItem(FOCUS_KEY);
+      window.sessionStorage.removeItem(FOCUS_KEY);
+    } catch (error) { return null; }
+    if (!day) { return null; }
+    var inMonth = cells.filter(function (cell) { return !cell.classList.contains("other-month"); });
+    var index = Math.min(parseInt(day, 10), inMonth.length) - 1;
+    return index >= 0 ? inMonth[index] : null;
+  }
+
   function pick() {
     var today = grid.querySelector("td.today");
     if (today) { return today; }
@@ -28,8 +44,10 @@
     cell.setAttribute("tabindex", "-1");
     cell.setAttribute("aria-label", label(cell));
   });
-  var current = pick();
+  var restored = remembered();
+  var current = restored || pick();
   current.setAttribute("tabindex", "0");
+  if (restored) { restored.focus(); }
 
   function move(to) {
     if (!to) { return; }
@@ -39,9 +57,13 @@
     current = to;
   }
 
-  function go(which) {
+  function go(which, fromCell) {
     var link = document.querySelector('[data-month-nav="' + which + '"]');
-    if (link) { window.location.href = link.href; }
+    if (!link) { return; }
+    try {
+      window.sessionStorage.setItem(FOCUS_KEY, String(parseInt(fromCell.dataset.date.slice(8), 10)));
+    } catch (error) { /* storage off: the new month opens without focus in the grid */ }
+    window.location.href = link.href;
   }
 
   grid.addEventListener("keydown", function (event) {
@@ -57,8 +79,8 @@
       case "ArrowDown": target = cells[index + 7]; break;
       case "Home": target = cells[index - column]; break;
       case "End": target = cells[index + (6 - column)]; break;
-      case "PageUp": event.preventDefault(); go("previous"); return;
-      case "PageDown": event.preventDefault(); go("next"); return;
+      case "PageUp": event.preventDefault(); go("previous", cell); return;
+      case "PageDown": event.preventDefault(); go("next", cell); return;
       case "Enter":
         if (event.target === cell) {
           var link = cell.querySelector("a");

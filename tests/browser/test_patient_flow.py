@@ -139,7 +139,9 @@ def test_a_patient_moves_through_months_opens_an_event_and_downloads_it(
     next_month = this_month + relativedelta(months=1)
     _follow(page, page.get_by_role("link", name=f"Next month: {next_month:%B %Y}"))
     assert caption.inner_text().startswith(f"{next_month:%B %Y}")
-    assert "CT scan of chest" in page.locator("#month-grid").inner_text()
+    # Not booked yet: listed with its window above the grid, not pinned to one day.
+    assert "CT scan of chest" in page.locator("#month-unbooked").inner_text()
+    assert "CT scan of chest" not in page.locator("#month-grid").inner_text()
     _follow(page, page.locator("[data-month-nav=previous]"))
     _follow(page, page.locator("[data-month-nav=previous]"))
     assert caption.inner_text().startswith(f"{this_month - relativedelta(months=1):%B %Y}")

@@ -77,3 +77,14 @@ def test_seed_demo_history_looks_like_a_real_clinics():
     assert AnalyteResult.objects.filter(event__in=with_results).values("event").distinct().count() >= (
         0.8 * with_results.count()
     )
+
+
+def test_every_demo_team_has_obviously_fictional_contact_details():
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    drama_ranges = ("+44 20 7946 0", "+44 161 496 0", "+44 117 496 0", "+44 121 496 0")
+    for team in CareTeam.objects.all():
+        team.full_clean()
+        assert team.phone.startswith(drama_ranges), team.phone
+        assert team.out_of_hours_phone.startswith(drama_ranges), team.out_of_hours_phone
+        assert team.opening_hours
+        assert "(demo)" in team.address

@@ -98,3 +98,38 @@ def test_surveillance_status_defaults_to_active():
     case = CancerCaseFactory()
     assert case.surveillance_status == CancerCase.SurveillanceStatus.ACTIVE
     assert case.history.count() == 1  # audited from the start
+
+
+# --- care-team contact details --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["12", "call us", "+44 161 496 0123 ext. 5", "0161496012345678901"])
+def test_care_team_phone_that_cannot_be_dialled_is_refused(number):
+    team = CareTeamFactory.build(organisation=CareTeamFactory().organisation, phone=number)
+    assert "is not a phone number" in _errors(team)["phone"][0]
+
+
+def test_care_team_out_of_hours_number_is_checked_too():
+    team = CareTeamFactory.build(organisation=CareTeamFactory().organisation, out_of_hours_phone="soon")
+    assert "is not a phone number" in _errors(team)["out_of_hours_phone"][0]
+
+
+@pytest.mark.parametrize(
+    ("written", "tel"),
+    [
+        ("+44 161 496 0123", "tel:+441614960123"),
+        ("0161 496 0123", "tel:01614960123"),
+        ("(555) 010-0142", "tel:5550100142"),
+        ("", ""),
+    ],
+)
+def test_care_team_phone_becomes_a_dialable_tel_link(written, tel):
+    team = CareTeamFactory(phone=written, out_of_hours_phone=written)
+    team.full_clean()
+    assert team.phone_tel == tel
+    assert team.out_of_hours_tel == tel
+
+
+def test_care_team_address_is_read_line_by_line():
+    team = CareTeamFactory(address="Clinic 4 (demo)\n\n  1 Example Road \nDemotown")
+    assert team.address_lines == ["Clinic 4 (demo)", "1 Example Road", "Demotown"]

@@ -18,6 +18,22 @@ from survivorship.models import CancerCase, CareTeam, Organisation, Patient, Use
 
 DEMO_PASSWORD = "followup-demo"  # noqa: S105 - documented demo password, demo data only
 
+# Obviously fictional contact details: Ofcom's numbers reserved for drama (020 7946 0xxx,
+# 0161 496 0xxx, 0117 496 0xxx) and made-up addresses.
+TEAM_CONTACTS: dict[str, dict[str, str]] = {
+    "Team North (demo)": {
+        "phone": "+44 161 496 0123",
+        "opening_hours": "Monday to Friday, 8:30 am to 5 pm",
+        "out_of_hours_phone": "+44 161 496 0999",
+        "address": "Follow-up Clinic North (demo), Level 2\n1 Example Road\nDemotown DM1 1AA",
+    },
+    "Team South (demo)": {
+        "phone": "+44 20 7946 0456",
+        "opening_hours": "Monday to Friday, 9 am to 4:30 pm",
+        "out_of_hours_phone": "+44 117 496 0789",
+        "address": "Follow-up Clinic South (demo), Ground floor\n2 Sample Street\nDemotown DM2 2BB",
+    },
+}
 NURSES = [
     ("nurse.ada", "Ada", "Demonurse", ["Team North (demo)"]),
     ("nurse.ben", "Ben", "Demonurse", ["Team South (demo)"]),
@@ -95,9 +111,13 @@ class Command(BaseCommand):
             created["users"] += 1
 
         teams: dict[str, CareTeam] = {}
-        for name in ("Team North (demo)", "Team South (demo)"):
-            teams[name], made = CareTeam.objects.get_or_create(organisation=org, name=name)
+        for name, contact in TEAM_CONTACTS.items():
+            teams[name], made = CareTeam.objects.get_or_create(organisation=org, name=name, defaults=contact)
             created["teams"] += made
+            if not made and not teams[name].phone:  # a demo database from before teams had contacts
+                for field_name, value in contact.items():
+                    setattr(teams[name], field_name, value)
+                teams[name].save(update_fields=list(contact))
 
         for username, first, last, team_names in NURSES:
             nurse, made = User.objects.get_or_create(

@@ -8,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -55,6 +54,20 @@ def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "HEAD"])
+def event_quick(request: HttpRequest, event_id: int) -> HttpResponse:
+    """The inline book / record / skip forms of one open event (an HTML fragment the
+    patient page's script inserts when its "Actions" panel is opened)."""
+    event = event_for_nurse(request.user, check_id(event_id))
+    if not event.is_open:
+        raise Http404("This event is closed.")
+    today = presenters.nurse_today(request.user)
+    presenters.annotate(event, today)
+    context = {"event": event, "today": today, "next": safe_next(request, "", prefix="/nurse/")}
+    return render(request, "nurse/_quick_actions.html", context)
+
+
+@login_required
 @require_POST
 def event_action(request: HttpRequest, event_id: int, action: str) -> HttpResponse:
     event = event_for_nurse(request.user, check_id(event_id))
@@ -80,7 +93,7 @@ def event_action(request: HttpRequest, event_id: int, action: str) -> HttpRespon
             form.add_error(None, str(exc))
         else:
             messages.success(request, _success_message(action, updated))
-            default = reverse("nurse:patient", args=[updated.patient_id]) + f"#event-{updated.pk}"
+            default = presenters.event_page_url(updated, presenters.nurse_today(request.user))
             return redirect(safe_next(request, default, prefix="/nurse/"))
     return _render(
         request, event, bound={action: form}, status=status, conflict=conflict, failed_action=action

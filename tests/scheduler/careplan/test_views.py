@@ -369,7 +369,7 @@ def test_a_link_expires_and_can_be_withdrawn(client, delivered, nurse, settings,
 def test_care_plan_changes_appear_in_the_patients_audit_trail(client, delivered, patient, nurse):
     services.careplan_link_create(version=delivered, actor=nurse, label="Example Street Surgery")
     client.force_login(nurse)
-    audit = client.get(f"/nurse/patients/{patient.pk}/").content.decode().split('id="audit"')[1]
+    audit = client.get(f"/nurse/patients/{patient.pk}/audit/").content.decode().split('id="audit"')[1]
     for entry in ("Treatment summary", "Treatment contact", "Care plan", "version 1 delivered",
                   "Care plan link", "Example Street Surgery"):  # fmt: skip
         assert entry in audit, entry

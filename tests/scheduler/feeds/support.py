@@ -20,8 +20,6 @@ from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from icalendar import Calendar
 
-from scheduler.feeds.service import local_forget
-
 ROOT = Path(__file__).resolve().parents[3]
 NODE_SCRIPT = ROOT / "tests" / "js" / "parse_ics.mjs"
 LIBICAL_SCRIPT = ROOT / "tests" / "scheduler" / "feeds" / "libical_parse.py"
@@ -142,9 +140,7 @@ LOCAL_CACHE = {
 
 
 def clear_cache() -> None:
-    """Empty the in-process test cache and the feeds' per-process copies; refuses to
-    touch any other cache backend."""
-    local_forget()
+    """Empty the in-process test cache; refuses to touch any other cache backend."""
     backend = caches["default"]
     if isinstance(backend, LocMemCache):
         backend.clear()

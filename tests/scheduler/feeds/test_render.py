@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from icalendar import Calendar, vText
 
 from scheduler.feeds import render as render_module
-from scheduler.feeds.ical import fold, uid_part
+from scheduler.feeds.ical import component_bytes, fold, uid_part
 from scheduler.feeds.render import event_ics_filename, render_event_ics
 from scheduler.feeds.tokens import token_issue
 from scheduler.models import ReminderPreferences, ScheduledEvent
@@ -248,11 +248,11 @@ def test_events_either_side_of_dst_changes_are_at_the_right_local_time_in_ical_j
 # --- identity through the plan service -------------------------------------------------------
 
 
-def _enrol(nurse) -> Patient:
+def _enrol(nurse, mrn: str = "TEST-UID") -> Patient:
     team = CareTeamFactory(nurses=[nurse])
     patient = Patient(
         organisation=team.organisation, care_team=team, display_name="Testy Planner",
-        date_of_birth=dt.date(1961, 4, 2), mrn="TEST-UID", time_zone="Europe/London",
+        date_of_birth=dt.date(1961, 4, 2), mrn=mrn, time_zone="Europe/London",
     )  # fmt: skip
     case = CancerCase(cancer_type="colorectal", facts={}, remission_date=dt.date(2025, 2, 10))
     services.patient_enrol(patient=patient, case=case, actor=nurse)
@@ -349,8 +349,40 @@ def test_patient_who_opted_in_sees_titles_explanations_and_sources(client, mixed
     assert "CT scan of the chest" in texts
     assert "A visit with your care team" in texts
     assert "Planned from: S5" in texts
-    assert "Reason: Declined" in texts
+    assert "Declined" not in texts  # the care team's reason for skipping stays with the care team
+    assert "This follow-up is no longer planned, so it has been cancelled." in texts
     assert "CEA 2.1" not in texts  # results never go to a calendar
+
+
+CARE_TEAM_TEXT = ("recurrence", "metastatic", "Surveillance paused", "Discharged", "Moved abroad",
+                  "Seen privately", "Reason")  # fmt: skip
+
+
+@pytest.mark.parametrize("details", [False, True])
+def test_share_and_own_feeds_never_carry_care_team_text(client, details):
+    """Recurrence, discharge and skip reasons are the care team's: the patient's own feed and
+    the family's share feed only say "cancelled" / "no longer planned" (issue 11.7)."""
+    nurse = NurseFactory()
+    paused, discharged = _enrol(nurse, "TEST-PAUSED"), _enrol(nurse, "TEST-DISCHARGED")
+    for patient in (paused, discharged):
+        ReminderPreferences.objects.create(patient=patient, calendar_details=details)
+        first = patient.events.filter(status=Status.PLANNED).order_by("due_date").first()
+        services.event_skip(event=first, actor=nurse, reason="Seen privately, results at GP")
+    services.recurrence_record(
+        patient=paused, detected_on=dt.date(2026, 11, 20), extent="distant", actor=nurse, notes="Moved abroad"
+    )
+    services.surveillance_discharge(patient=discharged, reason="Moved abroad", actor=nurse)
+    for patient in (paused, discharged):
+        assert patient.events.filter(status=Status.CANCELLED).exists()
+        for scope in ("patient", "share"):
+            texts = _texts(feed(client, patient_token(patient, scope)))
+            assert not [word for word in CARE_TEAM_TEXT if word.lower() in texts.lower()], (scope, texts)
+            assert "no longer planned" in texts
+    # The nurse's caseload feed is the care team's own: the reasons stay there (with details on).
+    caseload = _texts(feed(client, token_issue(scope="nurse", nurse=nurse)[1]))
+    assert "no longer planned" in caseload
+    if details:
+        assert "Surveillance paused: distant (metastatic) recurrence recorded" in caseload
 
 
 def test_caseload_feed_names_patients_by_initials_and_mrn_only(client):
@@ -507,3 +539,35 @@ def test_after_a_change_only_the_changed_event_is_rendered_again(client, monkeyp
     clear_cache()  # rendered from nothing, the bytes are the same
     with time_machine.travel(NOW + dt.timedelta(minutes=10), tick=False):
         assert feed(client, raw) == second != first
+
+
+# --- icalendar defines the format --------------------------------------------------------------
+
+
+def _blocks_of(body: bytes) -> list[bytes]:
+    """The VEVENT blocks as written (a physical line "BEGIN:VEVENT" to "END:VEVENT")."""
+    return re.findall(rb"(?ms)^BEGIN:VEVENT\r\n.*?^END:VEVENT\r\n", body)
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "UTC", "Etc/UTC", "Asia/Kolkata", "America/St_Johns"])
+def test_icalendar_reads_every_event_and_writes_the_very_same_bytes(client, mixed_patient, zone):
+    """The feed's events are written directly (fast); icalendar parsing them and writing
+    them again (its content lines, our folding) must give the same bytes, for every status,
+    all-day and timed events in any zone, alarms, awkward text, and the caseload feed."""
+    Patient.objects.filter(pk=mixed_patient.pk).update(time_zone=zone)
+    mixed_patient.refresh_from_db()
+    local = zoneinfo.ZoneInfo(zone)
+    book(ScheduledEventFactory(patient=mixed_patient, key="mri#1", title=INJECTION[:200] + "\\N,;"),
+         dt.datetime(2027, 6, 1, 23, 45, tzinfo=local), location="Ward 7; bay 2, \\ side")  # fmt: skip
+    ReminderPreferences.objects.create(patient=mixed_patient, calendar_details=True, lead_days=[30, 1],
+                                       send_hour=7)  # fmt: skip
+    nurse = NurseFactory()
+    mixed_patient.care_team.members.add(nurse)
+    for body in (
+        feed(client, patient_token(mixed_patient)),
+        feed(client, patient_token(mixed_patient, "share")),
+        feed(client, token_issue(scope="nurse", nurse=nurse)[1]),
+    ):
+        parsed = [component_bytes(event) for event in Calendar.from_ical(body).walk("VEVENT")]
+        assert parsed == _blocks_of(body)
+        assert len(parsed) >= 5

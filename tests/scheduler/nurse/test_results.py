@@ -123,7 +123,9 @@ def test_a_partial_panel_is_recorded_and_shown_per_analyte_on_the_card(client_nu
     assert response.status_code == 302
     rows = {r.analyte_id: r for r in AnalyteResult.objects.filter(event=event)}
     assert set(rows) == {"afp", "ldh"} and rows["ldh"].flag == "high" and rows["ldh"].assessment == "abnormal"
-    body = text(client_nurse.get(reverse("nurse:patient", args=[patient.pk])))
+    # The redirect goes to the patient page with the (folded) year of the event opened.
+    assert "?open=" in response["Location"] and response["Location"].endswith(f"#event-{event.pk}")
+    body = text(client_nurse.get(response["Location"]))
     card = body.split(f'id="event-{event.pk}"', 1)[1].split("</article>", 1)[0]
     assert "Alpha-fetoprotein (AFP)" in card and "3.2 ng/mL" in card
     assert "410 U/L" in card and "above the reference range (135–225 U/L, laboratory)" in card
@@ -137,7 +139,9 @@ def test_the_quick_form_asks_normal_or_abnormal_per_analyte_and_sharing_defaults
     patient = enrol(nurse, share=True)
     event = panel(patient)
     body = text(client_nurse.get(reverse("nurse:patient", args=[patient.pk])))
-    quick = body.split(f'id="event-{event.pk}"', 1)[1].split("</article>", 1)[0]
+    card = body.split(f'id="event-{event.pk}"', 1)[1].split("</article>", 1)[0]
+    assert reverse("nurse:event_quick", args=[event.pk]) in card  # loaded when "Actions" is opened
+    quick = text(client_nurse.get(reverse("nurse:event_quick", args=[event.pk])))
     for key in ("afp", "hcg-beta", "ldh"):
         assert f'name="e{event.pk}-complete-{key}__assessment" value="normal"' in quick
         assert f'name="e{event.pk}-complete-{key}__assessment" value="abnormal"' in quick
@@ -257,7 +261,7 @@ def test_the_audit_trail_shows_who_recorded_and_corrected_each_analyte(client_nu
         afp__assessment="normal",
         **fields,
     )
-    body = text(client_nurse.get(reverse("nurse:patient", args=[patient.pk])))
+    body = text(client_nurse.get(reverse("nurse:patient_audit", args=[patient.pk])))
     audit = body.split('id="audit-heading"', 1)[1]
     assert "Alpha-fetoprotein (AFP)" in audit and "Lactate dehydrogenase (LDH)" in audit
     assert re.search(

@@ -420,10 +420,10 @@ def test_patient_page_shows_facts_timeline_and_logs_the_view(client_nurse, patie
     body = text(response)
     assert "Colorectal cancer" in body
     assert "Stage" in body and "III" in body  # default fact
-    assert "Year 2 in remission" in body and "Year 3 in remission" in body  # enrolled a year after remission
-    assert "CEA blood test" in body
-    assert '<details class="timeline-year is-current" open>' in body  # the next 18 months are unfolded
-    assert '<details class="timeline-year is-current">' in body  # later years are folded
+    assert "CEA blood test" in body  # due in the next 6 months: shown in full
+    # Later years are folded, their cards loaded when opened.
+    assert "Year 3 in remission" in body and "Year 4 in remission" in body  # enrolled a year after remission
+    assert '<details class="timeline-year is-current" id="year-1-3" data-fragment=' in body
     log = PatientAccessLog.objects.get(patient=patient)
     assert log.user == nurse
     assert "Who viewed this page" in body
@@ -434,7 +434,7 @@ def test_patient_page_audit_trail_shows_who_changed_what_before_and_after(client
     old_due = event.due_date
     new_due = event.window_end if event.window_end != old_due else event.window_start
     services.event_move(event=event, actor=nurse, new_due=new_due, reason="Clinic closed")
-    body = text(client_nurse.get(reverse("nurse:patient", args=[patient.pk])))
+    body = text(client_nurse.get(reverse("nurse:patient_audit", args=[patient.pk])))
     audit = re.sub(r"<[^>]+>", "", body.split('id="audit-heading"', 1)[1])
     assert "changed by" in audit and str(nurse) in audit
     assert f"Due date: {old_due:%d %b %Y} → {new_due:%d %b %Y}" in audit
@@ -751,6 +751,12 @@ def test_recurrence_pauses_and_a_new_remission_resumes(client_nurse, patient):
     response = patient_post(
         client_nurse, patient, "recurrence", "recurrence", detected_on="2026-06-01", extent="local", notes=""
     )
+    assert response.status_code == 200  # the confirmation step: nothing changed yet
+    assert CancerCase.objects.get(patient=patient).surveillance_status == "active"
+    response = client_nurse.post(
+        reverse("nurse:patient_action", args=[patient.pk, "recurrence"]),
+        {"recurrence-detected_on": "2026-06-01", "recurrence-extent": "local", "confirmed": "yes"},
+    )
     assert response.status_code == 302
     case = CancerCase.objects.get(patient=patient)
     assert case.surveillance_status == "paused"
@@ -774,10 +780,14 @@ def test_a_recurrence_in_the_future_is_refused(client_nurse, patient):
 
 def test_discharge_needs_a_reason(client_nurse, patient):
     assert patient_post(client_nurse, patient, "discharge", "discharge", reason=" ").status_code == 400
-    assert (
-        patient_post(client_nurse, patient, "discharge", "discharge", reason="Five years clear").status_code
-        == 302
+    response = patient_post(
+        client_nurse, patient, "discharge", "discharge", reason="Five years clear", confirmed="yes"
     )
+    assert response.status_code == 200  # "confirmed" must be outside the form's prefix: still asking
+    response = patient_post(
+        client_nurse, patient, "discharge", "", **{"discharge-reason": "Five years clear", "confirmed": "yes"}
+    )
+    assert response.status_code == 302
     assert CancerCase.objects.get(patient=patient).surveillance_status == "discharged"
 
 

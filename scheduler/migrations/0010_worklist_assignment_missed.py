@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('scheduler', '0008_careplan'),
+        ('scheduler', '0009_fhir_interop'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,135 @@
+"""Import jobs: a previewed file kept until the user confirms, then imported patient by
+patient by a Celery task that records its progress (the page's progress bar reads it)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+from django.db import IntegrityError
+from django.db.models import F
+from django.utils import timezone
+
+from scheduler.interop import imports
+from scheduler.models import ImportJob
+from scheduler.plans.services import PlanError
+from scheduler.rules import RulesError
+from survivorship.models import CareTeam, Organisation, User
+
+MAX_PROBLEMS_KEPT = 5000
+SAVE_EVERY = 25
+
+
+def import_job_preview(
+    *,
+    user: User,
+    organisation: Organisation,
+    data: bytes,
+    filename: str,
+    default_team: CareTeam | None = None,
+) -> tuple[ImportJob | None, imports.Preview | None, str]:
+    """Check an uploaded file. Returns (job, preview, "") when it could be read (the job
+    holds it until confirmed; nothing else is written), or (None, None, message)."""
+    try:
+        text = imports.decode(data)
+        fmt = imports.detect_format(text, filename)
+        context = imports.Context.for_user(user, organisation, default_team)
+        preview = imports.import_preview(text=text, fmt=fmt, context=context)
+    except imports.FileError as exc:
+        return None, None, str(exc)
+    job = ImportJob.objects.create(
+        organisation=organisation,
+        created_by=user,
+        format=fmt,
+        default_care_team=default_team,
+        filename=filename[:200],
+        content=text,
+        digest=imports.digest(data),
+        total=len(preview.rows),
+        refused_count=preview.refused_rows,
+        problems=[asdict(p) for p in preview.problems[:MAX_PROBLEMS_KEPT]],
+    )
+    return job, preview, ""
+
+
+def import_job_confirm(*, job: ImportJob) -> bool:
+    """Queue a previewed job (once: a second confirmation does nothing)."""
+    return bool(
+        ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.PREVIEWED).update(
+            status=ImportJob.Status.QUEUED
+        )
+    )
+
+
+def import_job_run(*, job_id: int, budget: float = 40.0, max_rows: int | None = None) -> str:
+    """Import the job's patients from where it got to. Returns "more" when the time budget
+    (or ``max_rows``) ran out first, "done" otherwise. Safe to run again: a row already
+    imported is found unchanged."""
+    job = (
+        ImportJob.objects.select_related("organisation", "created_by", "default_care_team")
+        .filter(pk=job_id)
+        .first()
+    )
+    if job is None or job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING):
+        return "done"
+    if job.status == ImportJob.Status.QUEUED:
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now())
+    context = imports.Context.for_user(job.created_by, job.organisation, job.default_care_team)
+    try:
+        rows, _ = imports.checked_rows(imports.records_of(job.content, job.format), context)
+    except imports.FileError as exc:
+        _finish(job, ImportJob.Status.FAILED, [imports.Problem(0, "", str(exc))])
+        return "done"
+    started = time.monotonic()
+    counts = {imports.CREATED: 0, imports.UPDATED: 0, imports.UNCHANGED: 0}
+    problems: list[imports.Problem] = []
+    done = 0
+    position = job.processed
+    for row in rows[position:]:
+        try:
+            counts[
+                imports.import_apply_row(row=row, organisation=job.organisation, actor=job.created_by)
+            ] += 1
+        except (imports.ValidationError, PlanError, RulesError, IntegrityError) as exc:
+            column, reason = imports.describe_failure(exc)
+            problems.append(imports.Problem(row.number, column, reason, row.mrn))
+        done += 1
+        if done % SAVE_EVERY == 0:
+            _progress(job, done, counts, problems)
+            done, problems = 0, []
+            counts = dict.fromkeys(counts, 0)
+        position += 1
+        out_of_time = time.monotonic() - started > budget
+        if position < len(rows) and (
+            out_of_time or (max_rows is not None and position - job.processed >= max_rows)
+        ):
+            _progress(job, done, counts, problems)
+            return "more"
+    _progress(job, done, counts, problems)
+    _finish(job, ImportJob.Status.DONE, [])
+    return "done"
+
+
+def _progress(job: ImportJob, done: int, counts: dict[str, int], problems: list[imports.Problem]) -> None:
+    if not (done or problems):
+        return
+    update = {
+        "processed": F("processed") + done,
+        "created_count": F("created_count") + counts[imports.CREATED],
+        "updated_count": F("updated_count") + counts[imports.UPDATED],
+        "unchanged_count": F("unchanged_count") + counts[imports.UNCHANGED],
+        "refused_count": F("refused_count") + len({p.row for p in problems}),
+    }
+    ImportJob.objects.filter(pk=job.pk).update(**update)
+    if problems:
+        job.refresh_from_db(fields=["problems"])
+        job.problems = (job.problems + [asdict(p) for p in problems])[:MAX_PROBLEMS_KEPT]
+        job.save(update_fields=["problems"])
+
+
+def _finish(job: ImportJob, status: str, problems: list[imports.Problem]) -> None:
+    if problems:
+        job.refresh_from_db(fields=["problems"])
+        job.problems = job.problems + [asdict(p) for p in problems]
+        job.save(update_fields=["problems"])
+    ImportJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now())
