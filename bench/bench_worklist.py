@@ -163,6 +163,7 @@ def main() -> None:
     assert first.status_code == 200, (first.status_code, first.get("Location"))
     total = int(re.search(r"(\d+) items? overdue or due", first.content.decode()).group(1))
     print()
+    print(f"Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"Worklist benchmark: {args.patients} patients, {n_events} events, {total} worklist rows, PostgreSQL"
     )
