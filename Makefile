@@ -99,7 +99,7 @@ bench: $(STAMP) $(SMTP_SINK)
 	$(BIN)/python bench/run_all.py
 
 # Each benchmark alone (PostgreSQL and Redis on loopback; see each script's docstring).
-BENCHES := rules plans feeds reminders region interop careplan
+BENCHES := rules plans feeds reminders region interop careplan worklist
 .PHONY: $(addprefix bench-,$(BENCHES))
 $(addprefix bench-,$(BENCHES)): bench-%: $(STAMP) $(SMTP_SINK)
 	$(BIN)/python bench/run_all.py $*

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from scheduler import formats
-from scheduler.models import ScheduledEvent, SurveillanceChange
+from scheduler.models import Kind, ScheduledEvent, SurveillanceChange
 from scheduler.nurse import charts
 from scheduler.plans import markers, selectors, services
 from scheduler.rules import Protocol, RulesError, default_library
@@ -89,13 +89,19 @@ def worklist(
     missed = selectors.superseded_ids(events, today)
     patients_on_page = {event.patient_id: event.patient for event in events}
     rising = selectors.rising_flags(patients_on_page.values())
+    kinds = dict(Kind.choices)
     for event in events:
         event.overdue = event.is_overdue(today)
         event.missed_ids = missed.get(event.pk, [])
         event.rising = rising.get(event.patient_id, [])
+        # Built here once rather than by template tags in the loop (the page's main cost).
+        event.select_label = _("Select %(title)s for %(name)s") % {
+            "title": event.title,
+            "name": event.patient.display_name,
+        }
+        event.kind_label = kinds[event.kind]
         if event.booked_start:
-            # Naive on purpose: the template's date filter would convert an aware time to the
-            # active (nurse's) zone; this is the wall-clock time in the patient's zone.
+            # The wall-clock time in the patient's zone, with the zone (never the nurse's).
             event.booked_text = formats.booked_when(event.booked_start, event.patient.zone, "j M Y")
     failed = list(selectors.failed_reminders(patients)[:FAILED_LIMIT])
     return Worklist(

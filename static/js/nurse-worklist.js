@@ -12,7 +12,7 @@
     var ticked = boxes.filter(function (b) { return b.checked; }).length;
     page.checked = ticked === boxes.length && boxes.length > 0;
     page.indeterminate = ticked > 0 && ticked < boxes.length;
-    count.textContent = all.checked ? all.nextElementSibling.textContent.replace(/^Select /, "") + " selected"
+    count.textContent = all.checked ? "Selected: " + all.nextElementSibling.textContent.replace(/^Select /, "")
       : ticked + " selected on this page";
   }
   page.hidden = false;

@@ -178,8 +178,8 @@ def _report(request: HttpRequest, action: str, result: bulk.BulkResult, form: Bu
         text = ngettext("%(n)d item %(verb)s.", "%(n)d items %(verb)s.", done) % {"n": done, "verb": verb}
     if result.not_open:
         text += " " + ngettext(
-            "%(n)d item was left alone: it is no longer planned (%(items)s).",
-            "%(n)d items were left alone: they are no longer planned (%(items)s).",
+            "%(n)d item was left alone (already booked, done or closed): %(items)s.",
+            "%(n)d items were left alone (already booked, done or closed): %(items)s.",
             len(result.not_open),
         ) % {"n": len(result.not_open), "items": bulk.describe(result.not_open)}
     level = messages.warning if result.needs_date or result.not_open or not done else messages.success

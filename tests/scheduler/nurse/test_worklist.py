@@ -557,3 +557,33 @@ def test_a_worklist_of_hundreds_of_items_is_paged_and_under_50_kb(client_nurse, 
     assert "300 items overdue or due in the next 14 days" in text(response)
     assert "Page 1 of 8" in text(response)
     assert len(response.content) < 50_000
+
+
+def test_booking_all_matching_items_leaves_booked_ones_alone_and_says_so(client_nurse, team):
+    patient = make_patient(team, "Mixed Person")
+    planned = item(patient, dt.date(2026, 6, 20), item_id="a", title="Planned scan")
+    booked = item(
+        patient, dt.date(2026, 6, 21), item_id="b", title="Booked scan", status="booked",
+        booked_start=dt.datetime(2026, 6, 21, 8, 0, tzinfo=dt.UTC),
+    )  # fmt: skip
+    response = bulk(client_nurse, action="book", all_matching="on", start_time="09:00")
+    assert response.status_code == 302
+    message = messages_of(response)
+    assert "Booked 1 item" in message
+    assert "1 item was left alone (already booked, done or closed): Booked scan for Mixed Person" in message
+    assert status_of(planned, booked) == ["booked", "booked"]
+    assert booked.booked_start == dt.datetime(2026, 6, 21, 8, 0, tzinfo=dt.UTC)
+
+
+def test_the_caseloads_next_due_is_never_a_date_years_past_without_saying_it_is_overdue(client_nurse, team):
+    only_overdue = make_patient(team, "Bladder Person")
+    for due in (dt.date(2020, 7, 11), dt.date(2022, 10, 11)):
+        item(only_overdue, due, item_id="cystoscopy", title="Cystoscopy", kind="procedure")
+    passed = make_patient(team, "Window Person")
+    item(passed, dt.date(2026, 6, 10), title="Window visit")  # due date passed, window open to 24 Jun
+    body = text(client_nurse.get(reverse("nurse:caseload")))
+    row = body[body.index("Bladder Person") : body.index("</tr>", body.index("Bladder Person"))]
+    assert "Cystoscopy" not in row and "Only overdue items" in row
+    assert "! 2" in row and "oldest due 11 Jul 2020" in row
+    row = body[body.index("Window Person") : body.index("</tr>", body.index("Window Person"))]
+    assert "Window visit" in row and "due date passed, window open until 24 Jun 2026" in row
