@@ -7,7 +7,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test check venv migrate demo lint format bench clean browser node-deps pdf-deps
+.PHONY: run test check venv var migrate demo lint format bench clean browser node-deps pdf-deps
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,10 +40,23 @@ pdf-deps:
 node-deps:
 	@if [ -f package.json ] && [ ! -d node_modules ]; then npm ci --silent --no-audit --no-fund; fi
 
+# Local development: a .env file the settings read (DEBUG on, a generated SECRET_KEY), made
+# once and never overwritten, so `python manage.py <command>` works with nothing exported.
+# Variables in the environment win over it.
+.env:
+	@echo "Writing .env for local development (DEBUG on, a generated SECRET_KEY; see .env.example)"
+	@printf '# Local development settings, written by `make run` (see .env.example for all of them).\nDEBUG=1\nSECRET_KEY=%s\n' \
+	  "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+
+# What the settings leave to the one who runs the app: the SQLite folder, the embedded
+# broker's folders and the static root.
+var:
+	mkdir -p var/celery-broker/queue var/celery-broker/processed var/staticfiles
+
 # Local development runs with DEBUG on unless the environment says otherwise.
 DEV_ENV := DEBUG=$${DEBUG:-1}
 
-migrate: $(STAMP)
+migrate: $(STAMP) .env var
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 
 demo: migrate
@@ -51,7 +64,7 @@ demo: migrate
 
 run: pdf-deps demo
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops web, worker and beat)"
-	PORT=$(PORT) $(DEV_ENV) $(BIN)/honcho start -f Procfile
+	PORT=$(PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(DEV_ENV) $(BIN)/honcho start -f Procfile
 
 test: $(STAMP) browser node-deps pdf-deps
 	$(BIN)/pytest

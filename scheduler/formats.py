@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from survivorship.timezones import wall_clock_is_ambiguous
+
 
 def long_date(day: dt.date) -> str:
     return date_format(day, "j F Y")
@@ -33,4 +35,49 @@ def when_text(value: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> str:
     """A moment as a wall-clock time in ``zone`` with the zone's abbreviation."""
     if value is None:
         return ""
-    return date_format(local_datetime(value, zone), "j F Y, H:i T")
+    return f"{date_format(local_datetime(value, zone), 'j F Y')}, {clock_time_abbreviated(value, zone)}"
+
+
+def clock_time_abbreviated(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """ "10:30 CEST" (Django's "T" format is empty for a time the clocks show twice)."""
+    local = local_datetime(value, zone)
+    return f"{local:%H:%M} {local.tzname()}"
+
+
+# --- booked times: wall-clock times in the patient's zone, with the zone named -------------
+#
+# Django templates convert an aware datetime to the *active* zone before ``|date`` or
+# ``|time`` format it (the server's UTC, or a nurse's zone), so a booked time must never be
+# formatted in a template: pages, forms, messages, emails, SMS and the digest use these.
+
+
+def clock_time(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """ "10:30": the wall-clock time in ``zone`` (with the zone's abbreviation when the
+    zone's clocks show that time twice, "01:30 EST")."""
+    local = local_datetime(value, zone)
+    if wall_clock_is_ambiguous(local):  # Django's "T" is empty for an ambiguous time
+        return f"{local:%H:%M} {local.tzname()}"
+    return f"{local:%H:%M}"
+
+
+def time_in_zone(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """ "10:30 (Europe/Paris)"."""
+    return _("%(time)s (%(zone)s)") % {"time": clock_time(value, zone), "zone": zone.key}
+
+
+def booked_when(value: dt.datetime, zone: zoneinfo.ZoneInfo, day_format: str = "D j M Y") -> str:
+    """ "Wed 1 Jul 2026, 10:30 (Europe/Paris)": a booked time as a nurse or patient sees it."""
+    return _("%(day)s, %(time)s") % {
+        "day": date_format(local_datetime(value, zone), day_format),
+        "time": time_in_zone(value, zone),
+    }
+
+
+def input_date(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """The local day as an ``<input type="date">`` value."""
+    return local_datetime(value, zone).date().isoformat()
+
+
+def input_time(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """The local time as an ``<input type="time">`` value ("10:30")."""
+    return local_datetime(value, zone).strftime("%H:%M")

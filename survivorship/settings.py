@@ -1,13 +1,17 @@
 """Settings for the survivorship follow-up scheduler.
 
-One module, read from the environment (see README "Configuration"). Defaults are the
-embedded, production-safe ones: SQLite under ``var/``, a filesystem Celery broker that
-needs no server, DEBUG off. With DEBUG off a SECRET_KEY is required.
+One module, read from the environment (see README "Configuration" and ``.env.example``,
+which lists every variable read here). Defaults are the embedded, production-safe ones:
+SQLite under ``var/``, a filesystem Celery broker that needs no server, DEBUG off. With
+DEBUG off a SECRET_KEY is required.
+
+Reading the settings has no side effect: nothing is created (``make run`` makes ``var/``
+and the broker's folders; the tests set up what they need), and nothing depends on
+which program imports this module (the tests set their environment in pyproject.toml).
 """
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
@@ -19,28 +23,35 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
-VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
 
-# pytest imports this module itself; `manage.py test` is not used but handled alike.
-TESTING = "pytest" in sys.modules or sys.argv[1:2] == ["test"]
+# Local development: a `.env` file (`make run` writes one with DEBUG on and a generated
+# SECRET_KEY), so `python manage.py <command>` needs nothing exported. Variables already in
+# the environment win over the file. ENV_FILE names another file; empty reads none.
+ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE)
 
 DEBUG = env.bool("DEBUG", default=False)
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if DEBUG or TESTING:
+    if DEBUG:
         SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105
     else:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. With DEBUG off the app refuses to start without a "
             "secret key: set SECRET_KEY to a long random value (for example the output "
             'of `python -c "import secrets; print(secrets.token_urlsafe(50))"`), '
-            "or set DEBUG=1 for local development."
+            "or set DEBUG=1 for local development (`make run` writes both to a .env file)."
         )
 
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The local server's port (`PORT=8080 make run`). Links the app writes use SITE_URL, which
+# defaults to this port on loopback. Honcho gives each process of the Procfile its own PORT
+# (web 8000, worker 8100, ...), so `make run` passes all of them the web's SITE_URL.
+PORT = env.int("PORT", default=8000)
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{PORT}").rstrip("/")
 _site = urlparse(SITE_URL)
 if _site.scheme not in {"http", "https"} or not _site.hostname:
     raise ImproperlyConfigured(f"SITE_URL must be an absolute http(s) URL, got {SITE_URL!r}.")
@@ -48,9 +59,7 @@ SITE_DOMAIN = _site.hostname
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS",
-    default=["127.0.0.1", "localhost", "[::1]", "testserver", SITE_DOMAIN]
-    if DEBUG or TESTING
-    else [SITE_DOMAIN],
+    default=["127.0.0.1", "localhost", "[::1]", SITE_DOMAIN] if DEBUG else [SITE_DOMAIN],
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[f"{_site.scheme}://{_site.netloc}"])
 
@@ -152,8 +161,6 @@ if REDIS_URL:
             "KEY_PREFIX": "survivorship",
         }
     }
-elif TESTING:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     # The embedded default: a file cache shared by the web workers, worker and beat. A feed
     # takes a few entries (its blocks, its bytes, a head per link) and a poll reads two, so
@@ -196,8 +203,7 @@ else:
     # with no server at all. Good for one machine; use Redis for several.
     CELERY_BROKER_URL = "filesystem://"
     CELERY_RESULT_BACKEND = None
-    for _folder in ("queue", "processed"):  # kombu expects them to exist
-        (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    # kombu expects both folders to exist: `make run` creates them (`make var`).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
@@ -319,6 +325,8 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="scheduler.reminders.sms.ConsoleSMS
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="https://api.twilio.com")
+TWILIO_TIMEOUT = env.int("TWILIO_TIMEOUT", default=15)  # seconds
 
 # --- Calendar feeds ---------------------------------------------------------------------
 # Requests per feed link per window (a polite calendar app polls every few hours; a
@@ -329,6 +337,10 @@ FEED_RATE_WINDOW = env.int("FEED_RATE_WINDOW", default=60 * 60)
 # for it are answered from the cache without SQL (so a change reaches the feed at most
 # this much later; revoking a link is immediate). 0 checks every request.
 FEED_FRESH_SECONDS = env.int("FEED_FRESH_SECONDS", default=60)
+# How long a rendered feed stays in the shared cache (a change renders it again anyway).
+FEED_CACHE_SECONDS = env.int("FEED_CACHE_SECONDS", default=24 * 60 * 60)
+# A feed link's last use is written at most this often (no database write per poll).
+FEED_TOUCH_SECONDS = env.int("FEED_TOUCH_SECONDS", default=5 * 60)
 
 # --- Survivorship care plans ---------------------------------------------------------
 # Days a one-time link for the primary care provider stays usable (it also stops after one use).
@@ -367,7 +379,7 @@ PASSWORD_RESET_WINDOW = env.int("PASSWORD_RESET_WINDOW", default=60 * 60)
 # Two-factor sign-in (survivorship.twofactor, django-otp): required of nurses and
 # administrators when on, which is the default whenever DEBUG is off; patients may turn
 # it on for themselves. `make run` runs with DEBUG on, so the demo logins need no code.
-STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=not DEBUG and not TESTING)
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=not DEBUG)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Follow-up care")
 # The admin lists people's devices (to reset a lost phone) but never shows their secret
 # keys or recovery codes: nobody but the person can produce their codes.
@@ -389,12 +401,12 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_USERNAME_CALLABLE = "survivorship.auth.lockout_key"
 AXES_CLIENT_IP_CALLABLE = "survivorship.auth.client_address"
 AXES_RESET_ON_SUCCESS = True
-AXES_ENABLED = env.bool("AXES_ENABLED", default=not TESTING)
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_LOCKOUT_CALLABLE = "survivorship.lockout.lockout_response"
 # Reverse proxies in front of the app that append to X-Forwarded-For (the client address
 # used by the lockout and the password-reset limit). Behind one TLS proxy (the production
 # layout, see SECURE_PROXY_SSL_HEADER) that is 1; 0 trusts REMOTE_ADDR only.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG or TESTING else 1)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0 if DEBUG else 1)
 
 # --- I18N / time ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -408,15 +420,17 @@ USE_TZ = True
 # --- Static files ---------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every request when it is missing
+STATIC_ROOT = VAR_DIR / "staticfiles"  # WhiteNoise warns when it is missing: `make run` creates it
+# Hashed, compressed file names need `collectstatic` first (production); off in development
+# and in the tests, which serve the files from static/ as they are.
+STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or TESTING
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if STATIC_MANIFEST
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }

@@ -10,10 +10,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
+
+from tests.factories import CareTeamFactory, NurseFactory
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -62,6 +65,7 @@ _GATES = {
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "node: needs node and the npm test packages")
+    _test_run_setup()
     if CI:
         problems = [f"{name}: {why}" for name, gate in _GATES.items() for ok, why in [gate()] if not ok]
         if problems:
@@ -71,12 +75,36 @@ def pytest_configure(config: pytest.Config) -> None:
             )
 
 
+def _test_run_setup() -> None:
+    """What the settings leave to whoever runs the app (they create nothing and have no test
+    mode; pyproject.toml's [tool.pytest_env] sets the environment): without Redis, each test
+    process has a cache of its own in memory (not the shared files under var/cache), and the
+    embedded broker's folders and the static root exist (make run creates them for the app)."""
+    if not settings.REDIS_URL:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        for folder in ("data_folder_in", "processed_folder"):
+            Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[folder]).mkdir(parents=True, exist_ok=True)
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     results = {name: gate() for name, gate in _GATES.items()}
     for item in items:
         for name, (ok, why) in results.items():
             if not ok and item.get_closest_marker(name):
                 item.add_marker(pytest.mark.skip(reason=f"[{name}] {why}"))
+
+
+@pytest.fixture
+def nurse():
+    """A nurse (in no team until one is made with ``team`` or a factory)."""
+    return NurseFactory()
+
+
+@pytest.fixture
+def team(nurse):
+    """A care team whose one nurse is ``nurse``."""
+    return CareTeamFactory(nurses=[nurse])
 
 
 @pytest.fixture(autouse=True)

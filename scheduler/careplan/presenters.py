@@ -151,12 +151,27 @@ def _current_rows(data: Mapping[str, Any], today: dt.date) -> dict[str, Mapping[
     }
 
 
-def changes_between(old: Mapping[str, Any], new: Mapping[str, Any], *, today: dt.date) -> list[str]:  # noqa: C901 - to split (issue 13.4)
+def changes_between(old: Mapping[str, Any], new: Mapping[str, Any], *, today: dt.date) -> list[str]:
     """What differs between a delivered document and today's, in words (empty: unchanged).
 
     Compares the summary, contacts, the schedule's pattern (what, how often, until, who; not
     the next due dates, which move as appointments pass), late effects, screening, advice,
     who provides each check, and the notes."""
+    changes = _summary_changes(old, new)
+    changes += _schedule_changes(old, new, today)
+    if old["cancer"]["surveillance"] != new["cancer"]["surveillance"]:
+        changes.append(
+            _("Surveillance: %(old)s → %(new)s")
+            % {"old": old["cancer"]["surveillance_label"], "new": new["cancer"]["surveillance_label"]}
+        )
+    changes += _catalogue_changes(old, new)
+    if old.get("notes", "") != new.get("notes", ""):
+        changes.append(_("The care team's notes changed."))
+    return changes
+
+
+def _summary_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The treatment summary's fields, the contacts and the recorded exposures."""
     changes: list[str] = []
     old_values, new_values = _summary_values(old), _summary_values(new)
     for field, (label, text) in new_values.items():
@@ -173,7 +188,12 @@ def changes_between(old: Mapping[str, Any], new: Mapping[str, Any], *, today: dt
         changes.append(_("Treatment recorded: %(e)s") % {"e": label})
     for label in sorted(old_exposures - new_exposures):
         changes.append(_("Treatment no longer recorded: %(e)s") % {"e": label})
+    return changes
 
+
+def _schedule_changes(old: Mapping[str, Any], new: Mapping[str, Any], today: dt.date) -> list[str]:
+    """Schedule rows added, removed, or changed in how often, until when or who."""
+    changes: list[str] = []
     old_rows, new_rows = _current_rows(old, today), _current_rows(new, today)
     for key, row in new_rows.items():
         before = old_rows.get(key)
@@ -181,35 +201,41 @@ def changes_between(old: Mapping[str, Any], new: Mapping[str, Any], *, today: dt
             changes.append(
                 _("Schedule: %(what)s (%(how)s) added") % {"what": row["what"], "how": row["how_often"]}
             )
-            continue
-        for part, label in (("how_often", _("how often")), ("until", _("until")), ("who", _("who"))):
-            if before.get(part) != row.get(part) or (
-                part == "until" and before.get("lifelong") != row.get("lifelong")
-            ):
-                old_text, new_text = before.get(part) or "", row.get(part) or ""
-                if part == "who":
-                    old_text, new_text = (
-                        party_label(old_text, clinical=True),
-                        party_label(new_text, clinical=True),
-                    )
-                elif part == "until":
-                    old_text = _("lifelong") if before.get("lifelong") else _month(old_text)
-                    new_text = _("lifelong") if row.get("lifelong") else _month(new_text)
-                changes.append(
-                    _("Schedule: %(what)s, %(part)s: “%(old)s” → “%(new)s”")
-                    % {"what": row["what"], "part": label, "old": old_text, "new": new_text}
-                )
+        else:
+            changes += _schedule_row_changes(before, row)
     for key, row in old_rows.items():
         if key not in new_rows:
             changes.append(
                 _("Schedule: %(what)s (%(how)s) removed") % {"what": row["what"], "how": row["how_often"]}
             )
-    if old["cancer"]["surveillance"] != new["cancer"]["surveillance"]:
-        changes.append(
-            _("Surveillance: %(old)s → %(new)s")
-            % {"old": old["cancer"]["surveillance_label"], "new": new["cancer"]["surveillance_label"]}
-        )
+    return changes
 
+
+def _schedule_row_changes(before: Mapping[str, Any], row: Mapping[str, Any]) -> list[str]:
+    changes: list[str] = []
+    for part, label in (("how_often", _("how often")), ("until", _("until")), ("who", _("who"))):
+        if before.get(part) != row.get(part) or (
+            part == "until" and before.get("lifelong") != row.get("lifelong")
+        ):
+            old_text, new_text = before.get(part) or "", row.get(part) or ""
+            if part == "who":
+                old_text, new_text = (
+                    party_label(old_text, clinical=True),
+                    party_label(new_text, clinical=True),
+                )
+            elif part == "until":
+                old_text = _("lifelong") if before.get("lifelong") else _month(old_text)
+                new_text = _("lifelong") if row.get("lifelong") else _month(new_text)
+            changes.append(
+                _("Schedule: %(what)s, %(part)s: “%(old)s” → “%(new)s”")
+                % {"what": row["what"], "part": label, "old": old_text, "new": new_text}
+            )
+    return changes
+
+
+def _catalogue_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Late effects, screening and advice added or removed, and who provides each."""
+    changes: list[str] = []
     for kind, label in (
         ("late_effects", _("Late effect")),
         ("screening", _("Screening")),
@@ -232,8 +258,6 @@ def changes_between(old: Mapping[str, Any], new: Mapping[str, Any], *, today: dt
                     "new": party_label(party, clinical=True),
                 }
             )
-    if old.get("notes", "") != new.get("notes", ""):
-        changes.append(_("The care team's notes changed."))
     return changes
 
 

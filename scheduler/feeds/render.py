@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ from django.utils import dateformat, translation
 from django.utils.translation import gettext as _
 from icalendar import Calendar, vDuration
 
+from scheduler import formats
 from scheduler.models import ReminderPreferences, ScheduledEvent
 from scheduler.models.preferences import DEFAULT_LEAD_DAYS
 from survivorship.models import Patient
@@ -144,8 +146,8 @@ def _when(event: ScheduledEvent, patient: Patient) -> _When:
     ):
         zone = patient.zone
         minutes = event.duration_minutes or DEFAULT_DURATION_MINUTES
-        start = event.booked_start.astimezone(zone)
-        end = (event.booked_start + dt.timedelta(minutes=minutes)).astimezone(zone)
+        start = _local_or_utc(event.booked_start, zone)
+        end = _local_or_utc(event.booked_start + dt.timedelta(minutes=minutes), zone)
         return _When(start=start, end=end, timed=True)
     day = event.due_date
     if event.status == ScheduledEvent.Status.COMPLETED and event.completed_on:
@@ -153,13 +155,21 @@ def _when(event: ScheduledEvent, patient: Patient) -> _When:
     return _When(start=day, end=day + dt.timedelta(days=1), timed=False)
 
 
+def _local_or_utc(value: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """``value`` in the patient's zone, or in UTC at the second occurrence of a wall-clock
+    time the clocks show twice: RFC 5545 reads a local time in an overlap as its first
+    occurrence."""
+    local = value.astimezone(zone)
+    return value.astimezone(dt.UTC) if local.fold else local
+
+
 def _timed_words(when: _When, patient: Patient) -> str:
     start = when.start
     assert isinstance(start, dt.datetime)
     return _("%(day)s at %(time)s (%(zone)s time)") % {
-        "day": dateformat.format(start, "l j F Y"),
-        "time": start.strftime("%H:%M"),
-        "zone": patient.time_zone,
+        "day": dateformat.format(start.astimezone(patient.zone), "l j F Y"),
+        "time": formats.clock_time(start, patient.zone),
+        "zone": patient.zone.key,
     }
 
 

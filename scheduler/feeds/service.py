@@ -46,11 +46,7 @@ from scheduler.models.feeds import FeedRequestCount, FeedState, FeedToken
 
 from .selectors import Feed
 
-DEFAULT_RATE_LIMIT = 60  # requests per link per window
-DEFAULT_RATE_WINDOW = 60 * 60  # seconds
-DEFAULT_CACHE_SECONDS = 24 * 60 * 60
-DEFAULT_FRESH_SECONDS = 60
-DEFAULT_TOUCH_SECONDS = 5 * 60  # record last use at most this often (no write per poll)
+# The FEED_* settings (rate limit, freshness, cache and last-use times) are in settings.py.
 
 
 @dataclass(frozen=True)
@@ -84,12 +80,12 @@ class Head:
 _settings: dict[str, int] = {}
 
 
-def _setting(name: str, default: int) -> int:
+def _setting(name: str) -> int:
     """An integer setting, read once (a miss on Django's settings costs an exception)."""
     try:
         return _settings[name]
     except KeyError:
-        value = _settings[name] = int(getattr(settings, name, default))
+        value = _settings[name] = int(getattr(settings, name))
         return value
 
 
@@ -138,8 +134,8 @@ def feed_poll(
     ``INCR`` in the same pipelined round trip as the head; otherwise an upsert of the
     link's ``FeedRequestCount`` row (a cache that culls or loses entries cannot reset it)."""
     digest = token_digest(raw_token)
-    limit = _setting("FEED_RATE_LIMIT", DEFAULT_RATE_LIMIT)
-    window = max(1, _setting("FEED_RATE_WINDOW", DEFAULT_RATE_WINDOW))
+    limit = _setting("FEED_RATE_LIMIT")
+    window = max(1, _setting("FEED_RATE_WINDOW"))
     now_s = int((now or timezone.now()).timestamp())
     slot = now_s // window
     retry_after = max(1, (slot + 1) * window - now_s)
@@ -207,7 +203,7 @@ def _redis_of(backend):
 
 def head_remember(raw_token: str, head: Head) -> None:
     """Trust this head for FEED_FRESH_SECONDS."""
-    fresh = _setting("FEED_FRESH_SECONDS", DEFAULT_FRESH_SECONDS)
+    fresh = _setting("FEED_FRESH_SECONDS")
     if fresh <= 0:
         return
     _cache().set(head_cache_key(token_digest(raw_token)), head, timeout=fresh)
@@ -229,7 +225,7 @@ def token_touch(
     """Record when and by what client a link was last used, at most every few minutes
     (a poll must not cost a write). Returns the new last-used time if it wrote."""
     now = now or timezone.now()
-    every = dt.timedelta(seconds=_setting("FEED_TOUCH_SECONDS", DEFAULT_TOUCH_SECONDS))
+    every = dt.timedelta(seconds=_setting("FEED_TOUCH_SECONDS"))
     if last_used is not None and now - last_used < every:
         return None
     FeedToken.objects.filter(pk=token_id).update(last_used_at=now, last_user_agent=(user_agent or "")[:300])
@@ -261,7 +257,7 @@ def feed_render(feed: Feed, *, now: dt.datetime | None = None) -> Snapshot:
     _cache().set(
         body_cache_key(feed.key, feed.marker),
         (etag, int(last_modified.timestamp()), body),
-        timeout=_setting("FEED_CACHE_SECONDS", DEFAULT_CACHE_SECONDS),
+        timeout=_setting("FEED_CACHE_SECONDS"),
     )
     return Snapshot(etag=etag, last_modified=last_modified, body=body)
 

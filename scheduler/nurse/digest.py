@@ -26,6 +26,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 
+from scheduler import formats
 from scheduler.models import NurseDigest, Reminder, ScheduledEvent
 from scheduler.plans import markers
 from scheduler.plans.selectors import rising_flags
@@ -131,7 +132,7 @@ def digest_build(*, nurse: User, date: dt.date) -> Digest:
         when = _day(e.due_date)
         if e.status == ScheduledEvent.Status.BOOKED and e.booked_start:
             when = _("booked %(when)s") % {
-                "when": dateformat.format(e.booked_start.astimezone(e.patient.zone), "D j M H:i")
+                "when": formats.booked_when(e.booked_start, e.patient.zone, "D j M")
             }
         digest.this_week.append(
             DigestItem(e.patient.initials, e.title, when, _url("nurse:patient", e.patient_id))

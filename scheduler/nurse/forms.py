@@ -72,13 +72,17 @@ class EventForm(forms.Form):
         self.today = today
         self.patient_zone = event.patient.zone
 
+    # A service's own names for what this form calls otherwise.
+    SERVICE_FIELDS: Mapping[str, str] = {}
+
     def add_service_error(self, exc: ValidationError) -> None:
-        """Show a service's ValidationError: messages keyed by a field of this form beside
-        it, the others above the form."""
+        """Show a service's ValidationError: messages keyed by a field of this form (or by
+        the service's name for it, ``SERVICE_FIELDS``) beside it, the others above the form."""
         if not hasattr(exc, "error_dict"):
             self.add_error(None, exc)
             return
         for field, errors in exc.error_dict.items():
+            field = self.SERVICE_FIELDS.get(field, field)
             target = field if field in self.fields else None
             for error in errors:
                 self.add_error(target, error)
@@ -104,20 +108,22 @@ class BookForm(EventForm):
         label=_("Recorded after the fact (the time is in the past)"), required=False
     )
 
+    SERVICE_FIELDS = {"start": "time", "allow_past": "after_the_fact"}
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         event = self.event
         if event.booked_start:
-            local = event.booked_start.astimezone(self.patient_zone)
+            local = timezone.localtime(event.booked_start, self.patient_zone)
             self.initial.setdefault("date", local.date())
-            self.initial.setdefault("time", local.time().replace(second=0, microsecond=0))
+            self.initial.setdefault("time", local.time().replace(second=0, microsecond=0, fold=0))
             self.initial.setdefault("duration_minutes", event.duration_minutes or 30)
             self.initial.setdefault("location", event.location)
         else:
             self.initial.setdefault("date", max(event.due_date, self.today))
             self.initial.setdefault("time", dt.time(9, 0))
         self.fields["time"].help_text = _("In the patient's time zone (%(zone)s).") % {
-            "zone": self.patient_zone
+            "zone": self.patient_zone.key
         }
 
     def clean(self) -> dict:
@@ -125,17 +131,19 @@ class BookForm(EventForm):
         day, time = data.get("date"), data.get("time")
         _check_range(self, "date", day, latest=_latest_date(self.today))
         if day and time and not self.has_error("date"):
-            start = dt.datetime.combine(day, time, tzinfo=self.patient_zone)
-            data["start"] = start
-            if start < timezone.now() and not data.get("after_the_fact"):
-                self.add_error(
-                    "after_the_fact",
-                    _(
-                        "This time is in the past. Tick “recorded after the fact” "
-                        "if the appointment already happened."
-                    ),
-                )
+            data["start"] = self._start(day, time)
         return data
+
+    def _start(self, day: dt.date, time: dt.time) -> dt.datetime:
+        """The wall-clock time in the patient's zone (the service refuses one that does not
+        exist). The booked time itself when the date and time are those pre-filled: saving
+        the form unchanged keeps it to the second, even at the second 01:30 of an overlap."""
+        booked = self.event.booked_start
+        if booked is not None:
+            local = timezone.localtime(booked, self.patient_zone)
+            if (local.date(), local.time().replace(second=0, microsecond=0, fold=0)) == (day, time):
+                return booked
+        return dt.datetime.combine(day, time.replace(tzinfo=None), tzinfo=self.patient_zone)
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from scheduler import formats
 from scheduler.models import ScheduledEvent, SurveillanceChange
 from scheduler.nurse import charts
 from scheduler.plans import markers, selectors, services
@@ -95,7 +96,7 @@ def worklist(
         if event.booked_start:
             # Naive on purpose: the template's date filter would convert an aware time to the
             # active (nurse's) zone; this is the wall-clock time in the patient's zone.
-            event.booked_local = event.booked_start.astimezone(event.patient.zone).replace(tzinfo=None)
+            event.booked_text = formats.booked_when(event.booked_start, event.patient.zone, "j M Y")
     failed = list(selectors.failed_reminders(patients)[:FAILED_LIMIT])
     return Worklist(
         page=paged,
@@ -118,7 +119,12 @@ def _annotate(event: ScheduledEvent, today: dt.date, *, soon: dt.date | None = N
     event.slots = markers.slots_for(item_id=event.item_id, kind=event.kind, title=event.title)
     event.share_default = event.patient.organisation.share_results_by_default if event.slots else False
     if event.booked_start:
-        event.booked_local = event.booked_start.astimezone(event.patient.zone)
+        # Strings, not datetimes: a template would convert an aware datetime to the active
+        # zone (see scheduler.formats).
+        zone = event.patient.zone
+        event.booked_text = formats.booked_when(event.booked_start, zone)
+        event.booked_input_date = formats.input_date(event.booked_start, zone)
+        event.booked_input_time = formats.input_time(event.booked_start, zone)
 
 
 # --- the plan: what is next, then the years, folded --------------------------------------------
@@ -360,11 +366,9 @@ def event_page(event: ScheduledEvent, today: dt.date) -> dict[str, object]:
 
 
 def booked_message(event: ScheduledEvent) -> str:
-    local = event.booked_start.astimezone(event.patient.zone)
-    return _("Booked: %(title)s on %(when)s (%(zone)s).") % {
+    return _("Booked: %(title)s on %(when)s.") % {
         "title": event.title,
-        "when": local.strftime("%d %b %Y at %H:%M"),
-        "zone": event.patient.zone,
+        "when": formats.booked_when(event.booked_start, event.patient.zone),
     }
 
 

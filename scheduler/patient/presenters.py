@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 from django.utils.translation import ngettext
 
-from scheduler.formats import due_phrase, local_datetime, long_date
+from scheduler.formats import clock_time_abbreviated, due_phrase, local_datetime, long_date
 from scheduler.models import Kind, ScheduledEvent
 from scheduler.rules import PHASE_BANDS, RulesError, default_library
 from survivorship.models import CancerCase, Patient
@@ -109,7 +109,7 @@ def event_view(
         start = local_datetime(event.booked_start, zone)
         when = _("%(day)s at %(time)s") % {
             "day": date_format(start, "l j F Y"),
-            "time": date_format(start, "H:i T"),
+            "time": clock_time_abbreviated(event.booked_start, zone),
         }
         if event.location:
             when += " — " + event.location

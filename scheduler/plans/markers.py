@@ -444,10 +444,6 @@ def rising_reasons(
     return reasons
 
 
-def is_rising(values: list[Decimal], reference: Decimal | None = None) -> bool:
-    return bool(rising_reasons(values, reference))
-
-
 def _series_key(row: ResultRow) -> tuple[str, str, Decimal, Analyte | None, str]:
     """(series key, series unit, factor to it, analyte, note) for one row."""
     known = analyte(row.analyte_id) if row.analyte_id else None

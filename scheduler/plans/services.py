@@ -1,6 +1,6 @@
 """The plan service: the one way a follow-up plan is created, regenerated and edited.
 
-Views, admin actions, management commands and tasks call these functions; they own the
+Views, management commands and tasks call these functions; they own the
 transaction and the audit trail (django-simple-history records every change with its
 user, see ``_audited``).
 
@@ -23,6 +23,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -32,7 +33,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from scheduler import rules
+from scheduler import formats, rules
 from scheduler.models import (
     AnalyteResult,
     CustomItem,
@@ -47,6 +48,7 @@ from scheduler.models import (
 from scheduler.plans import markers
 from scheduler.reminders.service import reminders_sync
 from survivorship.models import CancerCase, Patient, User
+from survivorship.timezones import wall_clock_exists
 
 logger = logging.getLogger(__name__)
 
@@ -747,20 +749,45 @@ def event_book(
     *, event: ScheduledEvent, actor: User | None, start: dt.datetime, duration_minutes: int, location: str,
     expected_version: int | None = None, allow_past: bool = False,
 ) -> ScheduledEvent:  # fmt: skip
+    """Book the event at ``start``: an aware datetime, normally the wall-clock time the
+    nurse entered in the patient's zone (``tzinfo`` that zone). A wall-clock time the
+    zone's clocks skip (the spring-forward gap) is refused; in an overlap it means the
+    first occurrence (``survivorship.timezones``). Booking again exactly what is booked
+    changes nothing (no new version, no calendar update)."""
     if timezone.is_naive(start):
-        raise PlanError("The booked time needs a time zone.")
-    if start < timezone.now() and not allow_past:
-        raise PlanError("The booked time is in the past. Tick “recorded after the fact” to book a past time.")
+        raise ValidationError({"start": "The booked time needs a time zone."})
+    if isinstance(start.tzinfo, ZoneInfo) and not wall_clock_exists(start):
+        day, zone = formats.long_date(start.date()), start.tzinfo.key
+        raise ValidationError(
+            {
+                "start": f"{start:%H:%M} does not exist on {day} in {zone}: the clocks go forward "
+                "that night. Choose another time."
+            }
+        )
+    # In UTC from here: an aware datetime at an ambiguous wall-clock time never compares
+    # equal to one in another zone (PEP 495), even at the same instant.
+    start = start.astimezone(dt.UTC)
+    location = location.strip()
     with transaction.atomic(), _audited(actor):
         current = _locked(event, expected_version)
         if current.status in (ScheduledEvent.Status.COMPLETED, ScheduledEvent.Status.CANCELLED):
             raise PlanError(f"A {current.get_status_display().lower()} event cannot be booked.")
+        same_time = current.status == ScheduledEvent.Status.BOOKED and current.booked_start == start
+        if same_time and (current.duration_minutes, current.location) == (duration_minutes, location):
+            return current
+        if start < timezone.now() and not allow_past and not same_time:
+            raise ValidationError(
+                {
+                    "allow_past": "This time is in the past. Tick “recorded after the fact” if the "
+                    "appointment already happened."
+                }
+            )
         local_day = start.astimezone(current.patient.zone).date()
         current.status = ScheduledEvent.Status.BOOKED
         current.status_reason = ""
         current.booked_start = start
         current.duration_minutes = duration_minutes
-        current.location = location.strip()
+        current.location = location
         fields = {"status", "status_reason", "booked_start", "duration_minutes", "location"}
         if not current.window_start <= local_day <= current.window_end:
             current.window_start = min(current.window_start, local_day)

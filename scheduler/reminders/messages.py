@@ -18,6 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat
 from django.utils.translation import gettext as _
 
+from scheduler import formats
 from scheduler.models import ScheduledEvent
 
 from . import timing
@@ -66,10 +67,10 @@ def reminder_content(reminder: ClaimedReminder) -> ReminderContent:
         local = reminder.booked_start.astimezone(zone)
         when = _("%(day)s at %(time)s (%(zone)s time)") % {
             "day": dateformat.format(local, "l j F Y"),
-            "time": dateformat.format(local, "H:i"),
+            "time": formats.clock_time(reminder.booked_start, zone),
             "zone": zone.key,
         }
-        when_short = dateformat.format(local, "D j M, H:i")
+        when_short = f"{dateformat.format(local, 'D j M')}, {formats.clock_time(reminder.booked_start, zone)}"
     else:
         day = timing.event_day(due_date=reminder.due_date, booked_start=None, zone=zone)
         when = _("due around %(day)s — your care team will confirm the exact time") % {

@@ -59,8 +59,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import get_connection
+from django.core.signals import setting_changed
 from django.db import connection, transaction
 from django.db.models import F
+from django.dispatch import receiver
 from django.utils import dateparse, timezone
 
 from scheduler.models import Reminder, ReminderPreferences, ScheduledEvent
@@ -330,6 +332,13 @@ def _drop_connection() -> None:
     if connection is not None:
         with contextlib.suppress(Exception):  # closing a broken connection: nothing to save
             connection.close()
+
+
+@receiver(setting_changed)
+def _mail_settings_changed(*, setting: str, **kwargs) -> None:
+    """A kept connection belongs to the mail settings it was opened with."""
+    if setting.startswith("EMAIL_"):
+        _drop_connection()
 
 
 def _smtp_is_transient(exc: BaseException) -> bool:

@@ -60,8 +60,8 @@ class TwilioSMSBackend(BaseSMSBackend):
         self.account_sid = settings.TWILIO_ACCOUNT_SID
         self.auth_token = settings.TWILIO_AUTH_TOKEN
         self.from_number = settings.TWILIO_FROM_NUMBER
-        self.api_base = getattr(settings, "TWILIO_API_BASE", "https://api.twilio.com").rstrip("/")
-        self.timeout = getattr(settings, "TWILIO_TIMEOUT", 15)
+        self.api_base = settings.TWILIO_API_BASE.rstrip("/")
+        self.timeout = settings.TWILIO_TIMEOUT
         if not (self.account_sid and self.auth_token and self.from_number):
             raise ImproperlyConfigured(
                 "SMS_BACKEND is the Twilio backend but TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "

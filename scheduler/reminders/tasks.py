@@ -1,6 +1,6 @@
 """Celery tasks of the reminders: thin wrappers that take ids and call the services.
 
-Every task has an explicit, permanent ``name`` (tests/scheduler/reminders/test_tasks.py
+Every task has an explicit, permanent ``name`` (tests/scheduler/reminders/test_operations.py
 asserts them): renaming one would orphan the messages already queued under the old name.
 Results are not stored. Sends run on their own queue ("reminders", CELERY_TASK_ROUTES).
 """

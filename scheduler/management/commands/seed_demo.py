@@ -87,29 +87,50 @@ class Command(BaseCommand):
     help = "Load demo data (fictional people only). Safe to run repeatedly."
 
     @transaction.atomic
-    def handle(self, *args, **options) -> None:  # noqa: C901 - to split (issue 13.4)
-        library = default_library()
+    def handle(self, *args, **options) -> None:
         created = {"users": 0, "teams": 0, "patients": 0}
         org, _ = Organisation.objects.get_or_create(
             slug="demo-hospital", defaults={"name": "Demo General Hospital (fictional)"}
         )
+        teams = self._staff(org, created)
+        self._patients(org, list(teams.values()), created)
 
-        admin, made = User.objects.get_or_create(
-            username="admin",
-            defaults={
-                "email": "admin@demo.example",
-                "first_name": "Demo",
-                "last_name": "Administrator",
-                "role": User.Role.ADMINISTRATOR,
-                "is_staff": True,
-                "is_superuser": True,
-            },
+        # --- Survivorship care plans (scheduler.careplan): delivered plans for a few patients ---
+        first_nurse = {team.pk: team.members.order_by("username").first() for team in teams.values()}
+        care_plans = seed_care_plans({pk: nurse for pk, nurse in first_nurse.items() if nurse})
+        if care_plans:
+            self.stdout.write(f"Care plans delivered: {care_plans}")
+        # --- end of care plans ---
+
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo data ready: {users} users, {teams} care teams, {patients} patients created "
+                "(existing rows left as they were).".format(**created)
+            )
         )
-        if made:
-            admin.set_password(DEMO_PASSWORD)
-            admin.save(update_fields=["password"])
-            created["users"] += 1
 
+    @staticmethod
+    def _user(username: str, created: dict[str, int], **defaults: object) -> tuple[User, bool]:
+        """The demo login ``username``, made with the demo password if it does not exist."""
+        user, made = User.objects.get_or_create(username=username, defaults=defaults)
+        if made:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+            created["users"] += 1
+        return user, made
+
+    def _staff(self, org: Organisation, created: dict[str, int]) -> dict[str, CareTeam]:
+        """The administrator, the two teams and their nurses."""
+        self._user(
+            "admin",
+            created,
+            email="admin@demo.example",
+            first_name="Demo",
+            last_name="Administrator",
+            role=User.Role.ADMINISTRATOR,
+            is_staff=True,
+            is_superuser=True,
+        )
         teams: dict[str, CareTeam] = {}
         for name, contact in TEAM_CONTACTS.items():
             teams[name], made = CareTeam.objects.get_or_create(organisation=org, name=name, defaults=contact)
@@ -120,25 +141,23 @@ class Command(BaseCommand):
                 teams[name].save(update_fields=list(contact))
 
         for username, first, last, team_names in NURSES:
-            nurse, made = User.objects.get_or_create(
-                username=username,
-                defaults={
-                    "email": f"{username}@demo.example",
-                    "first_name": first,
-                    "last_name": last,
-                    "role": User.Role.NURSE,
-                },
+            nurse, made = self._user(
+                username,
+                created,
+                email=f"{username}@demo.example",
+                first_name=first,
+                last_name=last,
+                role=User.Role.NURSE,
             )
             if made:
-                nurse.set_password(DEMO_PASSWORD)
-                nurse.save(update_fields=["password"])
-                created["users"] += 1
                 for team_name in team_names:
                     teams[team_name].members.add(nurse)
+        return teams
 
+    def _patients(self, org: Organisation, team_list: list[CareTeam], created: dict[str, int]) -> None:
+        library = default_library()
         rng = random.Random(20261124)  # fixed seed: the same people every time
         today = timezone.localdate()
-        team_list = list(teams.values())
         for index in range(PATIENT_COUNT):
             mrn = f"DEMO-{index + 1:04d}"
             # Decide everything up front so the random stream never depends on the DB.
@@ -160,20 +179,15 @@ class Command(BaseCommand):
                 continue
             user = None
             if index < 3:
-                user, made = User.objects.get_or_create(
-                    username=f"patient{index + 1}",
-                    defaults={
-                        "email": f"patient{index + 1}@demo.example",
-                        "first_name": first,
-                        "last_name": last,
-                        "role": User.Role.PATIENT,
-                        "time_zone": zone,
-                    },
+                user, _ = self._user(
+                    f"patient{index + 1}",
+                    created,
+                    email=f"patient{index + 1}@demo.example",
+                    first_name=first,
+                    last_name=last,
+                    role=User.Role.PATIENT,
+                    time_zone=zone,
                 )
-                if made:
-                    user.set_password(DEMO_PASSWORD)
-                    user.save(update_fields=["password"])
-                    created["users"] += 1
             patient = Patient(
                 organisation=org,
                 care_team=team_list[index % len(team_list)],
@@ -192,33 +206,22 @@ class Command(BaseCommand):
             )
             services.patient_enrol(patient=patient, case=case, actor=None)
             self._add_history(patient, today, random.Random(index))
-            if status == CancerCase.SurveillanceStatus.PAUSED:
-                services.recurrence_record(
-                    patient=patient,
-                    detected_on=max(remission, today - dt.timedelta(days=20)),
-                    extent="local",
-                    notes="Demo recurrence.",
-                    actor=None,
-                )
-            elif status == CancerCase.SurveillanceStatus.DISCHARGED:
-                services.surveillance_discharge(
-                    patient=patient, reason="Demo: follow-up complete", actor=None
-                )
+            self._close(patient, status, remission, today)
             created["patients"] += 1
 
-        # --- Survivorship care plans (scheduler.careplan): delivered plans for a few patients ---
-        first_nurse = {team.pk: team.members.order_by("username").first() for team in team_list}
-        care_plans = seed_care_plans({pk: nurse for pk, nurse in first_nurse.items() if nurse})
-        if care_plans:
-            self.stdout.write(f"Care plans delivered: {care_plans}")
-        # --- end of care plans ---
-
-        self.stdout.write(
-            self.style.SUCCESS(
-                "Demo data ready: {users} users, {teams} care teams, {patients} patients created "
-                "(existing rows left as they were).".format(**created)
+    @staticmethod
+    def _close(patient: Patient, status: str, remission: dt.date, today: dt.date) -> None:
+        """A paused plan (a recurrence) or a discharge, for the demo's variety."""
+        if status == CancerCase.SurveillanceStatus.PAUSED:
+            services.recurrence_record(
+                patient=patient,
+                detected_on=max(remission, today - dt.timedelta(days=20)),
+                extent="local",
+                notes="Demo recurrence.",
+                actor=None,
             )
-        )
+        elif status == CancerCase.SurveillanceStatus.DISCHARGED:
+            services.surveillance_discharge(patient=patient, reason="Demo: follow-up complete", actor=None)
 
     @staticmethod
     def _add_history(patient: Patient, today: dt.date, rng: random.Random) -> None:

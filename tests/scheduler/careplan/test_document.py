@@ -16,7 +16,6 @@ from scheduler.careplan.presenters import changes_between
 from scheduler.careplan.render import render_document
 from scheduler.plans import services as plan_services
 from survivorship.models import Patient
-from tests.factories import CareTeamFactory, NurseFactory
 from tests.scheduler.careplan.support import NOW, TODAY, complete_summary, enrol, full_values
 
 pytestmark = pytest.mark.django_db
@@ -28,16 +27,6 @@ ALL_SLUGS = rules.default_library().slugs()
 def frozen():
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def nurse():
-    return NurseFactory()
-
-
-@pytest.fixture
-def team(nurse):
-    return CareTeamFactory(nurses=[nurse])
 
 
 @pytest.mark.parametrize("slug", ALL_SLUGS)

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from scheduler.careplan import services
 from scheduler.careplan.render import pdf_cache_key, pdf_for
 from scheduler.careplan.tasks import careplan_version_pdfs
-from tests.factories import CareTeamFactory, NurseFactory, UserFactory
+from tests.factories import CareTeamFactory, UserFactory
 from tests.scheduler.careplan.support import NOW, TODAY, complete_summary, enrol, pdf_text
 
 pytestmark = pytest.mark.django_db
@@ -22,11 +22,6 @@ def frozen():
     cache.clear()
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def nurse():
-    return NurseFactory()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from scheduler.careplan import services
 from scheduler.models import CarePlanLink, CarePlanVersion, TreatmentSummary
 from scheduler.models.careplan import ImmutableVersionError
 from scheduler.plans import services as plan_services
-from tests.factories import CareTeamFactory, NurseFactory
+from tests.factories import CareTeamFactory
 from tests.scheduler.careplan.support import CONTACTS, NOW, TODAY, complete_summary, enrol, full_values
 
 pytestmark = pytest.mark.django_db
@@ -27,11 +27,6 @@ pytestmark = pytest.mark.django_db
 def frozen():
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def nurse():
-    return NurseFactory()
 
 
 @pytest.fixture

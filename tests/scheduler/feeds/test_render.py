@@ -571,3 +571,24 @@ def test_icalendar_reads_every_event_and_writes_the_very_same_bytes(client, mixe
         parsed = [component_bytes(event) for event in Calendar.from_ical(body).walk("VEVENT")]
         assert parsed == _blocks_of(body)
         assert len(parsed) >= 5
+
+
+def test_a_booking_at_the_second_occurrence_of_an_overlap_keeps_its_instant(client):
+    """01:30 happens twice in New York on 7 November 2027. RFC 5545 reads a local time in
+    the overlap as the first one, so the second 01:30 (EST) is written in UTC; the words
+    name the zone's abbreviation."""
+    zone = zoneinfo.ZoneInfo("America/New_York")
+    patient = PatientFactory(time_zone="America/New_York")
+    first = dt.datetime(2027, 11, 7, 5, 30, tzinfo=dt.UTC)  # 01:30 EDT
+    second = dt.datetime(2027, 11, 7, 6, 30, tzinfo=dt.UTC)  # 01:30 EST
+    book(ScheduledEventFactory(patient=patient, due_date=dt.date(2027, 11, 7)), first)
+    book(ScheduledEventFactory(patient=patient, due_date=dt.date(2027, 11, 7)), second)
+    body = feed(client, patient_token(patient))
+    three_parsers_agree(body)
+    starts = sorted(e.decoded("DTSTART").astimezone(dt.UTC) for e in vevents(body).values())
+    assert starts == [first, second]
+    text = body.decode().replace("\r\n ", "")
+    assert "DTSTART;TZID=America/New_York:20271107T013000" in text
+    assert "DTSTART:20271107T063000Z" in text
+    assert second.astimezone(zone).tzname() == "EST"
+    assert "01:30 EST (America/New_York time)" in text

@@ -34,11 +34,6 @@ NEW_PASSWORD = "sunlit-harbour-1987"
 
 
 @pytest.fixture
-def nurse():
-    return NurseFactory()
-
-
-@pytest.fixture
 def patient(nurse):
     patient = PatientFactory(
         care_team=CareTeamFactory(nurses=[nurse]), email="Jo.Bloggs@Example.test", display_name="Jo Bloggs"

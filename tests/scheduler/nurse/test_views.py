@@ -47,11 +47,6 @@ def nurse():
 
 
 @pytest.fixture
-def team(nurse):
-    return CareTeamFactory(nurses=[nurse])
-
-
-@pytest.fixture
 def other_nurse():
     other = NurseFactory()
     CareTeamFactory(nurses=[other])

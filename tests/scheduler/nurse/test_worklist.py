@@ -224,7 +224,7 @@ def test_bulk_booking_on_a_date_ahead_books_overdue_items_at_the_wall_clock_time
     assert events[1].booked_start == dt.datetime(2026, 6, 25, 14, 30, tzinfo=dt.UTC)  # 10:30 EDT
     assert events[0].duration_minutes == 45 and events[0].location == "Clinic 2"
     page = text(client_nurse.get(reverse("nurse:worklist")))
-    assert "25 Jun 2026 10:30 (Europe/Paris)" in page and "25 Jun 2026 10:30 (America/New_York)" in page
+    assert "25 Jun 2026, 10:30 (Europe/Paris)" in page and "25 Jun 2026, 10:30 (America/New_York)" in page
 
 
 def test_a_time_the_clocks_skip_is_refused_with_a_clear_message(client_nurse, team):

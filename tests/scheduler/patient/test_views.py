@@ -37,11 +37,6 @@ def frozen_time():
 
 
 @pytest.fixture
-def nurse():
-    return NurseFactory()
-
-
-@pytest.fixture
 def patient(nurse):
     user = UserFactory()
     patient = PatientFactory(user=user, care_team=CareTeamFactory(nurses=[nurse]), time_zone="Europe/London")

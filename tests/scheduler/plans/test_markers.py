@@ -227,7 +227,7 @@ def test_a_plausible_value_is_always_stored_as_entered_and_flagged_consistently(
     ],
 )
 def test_two_consecutive_rises_flag_a_marker(values, rising):
-    assert markers.is_rising([D(v) for v in values]) is rising
+    assert bool(markers.rising_reasons([D(v) for v in values])) is rising
 
 
 def test_the_sentence_names_the_analyte():

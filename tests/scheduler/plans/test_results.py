@@ -27,11 +27,6 @@ def frozen():
         yield
 
 
-@pytest.fixture
-def nurse():
-    return NurseFactory()
-
-
 def panel_event(**fields):
     defaults = {
         "item_id": "markers",

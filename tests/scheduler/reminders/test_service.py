@@ -15,12 +15,12 @@ from django.utils import timezone
 
 from scheduler.models import Reminder, ReminderPreferences, ScheduledEvent
 from scheduler.plans import services
-from scheduler.reminders import send as send_module
 from scheduler.reminders import service
 from scheduler.reminders.send import RetryLater, reminder_send
 from scheduler.reminders.service import reminders_sweep, reminders_sync_patient
 from survivorship.models import CancerCase
-from tests.factories import CancerCaseFactory, NurseFactory, ScheduledEventFactory
+from tests.doubles import RefusingEmailBackend
+from tests.factories import CancerCaseFactory, ScheduledEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,11 +43,6 @@ def queued():
     """Ids the sweep publishes to the broker (after commit), through its ``publish``."""
     PUBLISHED.clear()
     return PUBLISHED
-
-
-@pytest.fixture
-def nurse():
-    return NurseFactory()
 
 
 @pytest.fixture
@@ -337,11 +332,8 @@ def test_a_reminder_not_yet_due_is_not_sent(patient, queued, django_capture_on_c
 
 def test_a_transient_smtp_failure_retries_with_backoff_then_fails(due_reminder, monkeypatch, settings):
     settings.REMINDER_MAX_ATTEMPTS = 3
-
-    def refuse(*args, **kwargs):
-        raise smtplib.SMTPDataError(451, b"Try again later")
-
-    monkeypatch.setattr(send_module, "_smtp_connection", lambda: type("C", (), {"send_messages": refuse})())
+    monkeypatch.setattr(RefusingEmailBackend, "error", smtplib.SMTPDataError(451, b"Try again later"))
+    settings.EMAIL_BACKEND = "tests.doubles.RefusingEmailBackend"
     with pytest.raises(RetryLater) as first:
         reminder_send(reminder_id=due_reminder.pk)
     row = Reminder.objects.get(pk=due_reminder.pk)
@@ -367,11 +359,10 @@ def test_a_transient_smtp_failure_retries_with_backoff_then_fails(due_reminder, 
     assert "451" in row.last_error
 
 
-def test_a_permanent_refusal_fails_at_once(due_reminder, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise smtplib.SMTPRecipientsRefused({"x@example.test": (550, b"No such user")})
-
-    monkeypatch.setattr(send_module, "_smtp_connection", lambda: type("C", (), {"send_messages": refuse})())
+def test_a_permanent_refusal_fails_at_once(due_reminder, monkeypatch, settings):
+    refused = smtplib.SMTPRecipientsRefused({"x@example.test": (550, b"No such user")})
+    monkeypatch.setattr(RefusingEmailBackend, "error", refused)
+    settings.EMAIL_BACKEND = "tests.doubles.RefusingEmailBackend"
     assert reminder_send(reminder_id=due_reminder.pk) == "failed"
     row = Reminder.objects.get(pk=due_reminder.pk)
     assert row.status == Status.FAILED and "550" in row.last_error
