@@ -32,6 +32,43 @@ def zone_for(name: str | None, default: str = DEFAULT_TIME_ZONE) -> zoneinfo.Zon
         return zoneinfo.ZoneInfo(default)
 
 
+# --- wall-clock times ----------------------------------------------------------------------
+#
+# A booked time is a wall-clock time in the patient's zone. Two kinds of wall-clock times
+# need a rule when a zone changes its offset (daylight saving):
+#
+# * in the spring-forward *gap* (02:30 on the night New York moves from 02:00 to 03:00) the
+#   time never happens: it is refused (``NonexistentTime``), never silently shifted;
+# * in the autumn *overlap* (01:30 happens twice in New York) the time means its **first**
+#   occurrence, the one still on summer time (``fold=0``). A stored booking at the second
+#   occurrence is shown with its zone abbreviation (``EST``) and is kept as it is when a
+#   form is saved unchanged.
+
+
+class NonexistentTime(ValueError):
+    """A wall-clock time skipped by the zone's clocks going forward."""
+
+
+def wall_clock_exists(local: dt.datetime) -> bool:
+    """Whether the aware ``local`` (tzinfo a zone) is a time the zone's clocks show."""
+    back = local.astimezone(dt.UTC).astimezone(local.tzinfo)
+    return back.replace(tzinfo=None, fold=0) == local.replace(tzinfo=None, fold=0)
+
+
+def wall_clock_is_ambiguous(local: dt.datetime) -> bool:
+    """Whether the zone's clocks show ``local``'s wall-clock time twice (an overlap)."""
+    return local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset()
+
+
+def wall_clock(day: dt.date, time: dt.time, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The moment ``time`` on ``day`` in ``zone`` (the first one in an overlap), in UTC.
+    Raises ``NonexistentTime`` for a time in a spring-forward gap."""
+    local = dt.datetime.combine(day, time.replace(tzinfo=None, fold=0), tzinfo=zone)
+    if not wall_clock_exists(local):
+        raise NonexistentTime(f"{time:%H:%M} does not exist on {day} in {zone.key}")
+    return local.astimezone(dt.UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class ZoneChoice:
     """A zone as people pick it: "Europe/London" is "London, Britain (UK)" in "Europe"."""
@@ -96,40 +133,3 @@ def ordered_time_zones(usual: Iterable[str]) -> tuple[list[ZoneChoice], list[Zon
     first = [zone for name in dict.fromkeys(usual) if (zone := zone_choice(name)) is not None]
     names = {zone.name for zone in first}
     return first, [zone for zone in selectable_time_zones() if zone.name not in names]
-
-
-# --- wall-clock times ----------------------------------------------------------------------
-#
-# A booked time is a wall-clock time in the patient's zone. Two kinds of wall-clock times
-# need a rule when a zone changes its offset (daylight saving):
-#
-# * in the spring-forward *gap* (02:30 on the night New York moves from 02:00 to 03:00) the
-#   time never happens: it is refused (``NonexistentTime``), never silently shifted;
-# * in the autumn *overlap* (01:30 happens twice in New York) the time means its **first**
-#   occurrence, the one still on summer time (``fold=0``). A stored booking at the second
-#   occurrence is shown with its zone abbreviation (``EST``) and is kept as it is when a
-#   form is saved unchanged.
-
-
-class NonexistentTime(ValueError):
-    """A wall-clock time skipped by the zone's clocks going forward."""
-
-
-def wall_clock_exists(local: dt.datetime) -> bool:
-    """Whether the aware ``local`` (tzinfo a zone) is a time the zone's clocks show."""
-    back = local.astimezone(dt.UTC).astimezone(local.tzinfo)
-    return back.replace(tzinfo=None, fold=0) == local.replace(tzinfo=None, fold=0)
-
-
-def wall_clock_is_ambiguous(local: dt.datetime) -> bool:
-    """Whether the zone's clocks show ``local``'s wall-clock time twice (an overlap)."""
-    return local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset()
-
-
-def wall_clock(day: dt.date, time: dt.time, zone: zoneinfo.ZoneInfo) -> dt.datetime:
-    """The moment ``time`` on ``day`` in ``zone`` (the first one in an overlap), in UTC.
-    Raises ``NonexistentTime`` for a time in a spring-forward gap."""
-    local = dt.datetime.combine(day, time.replace(tzinfo=None, fold=0), tzinfo=zone)
-    if not wall_clock_exists(local):
-        raise NonexistentTime(f"{time:%H:%M} does not exist on {day} in {zone.key}")
-    return local.astimezone(dt.UTC)

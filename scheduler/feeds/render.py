@@ -111,6 +111,15 @@ def _day_in(value: dt.date, language: str | None) -> str:
     return dateformat.format(value, "j F Y")
 
 
+def _day_month(value: dt.date) -> str:
+    return _day_month_in(value, translation.get_language())
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_month_in(value: dt.date, language: str | None) -> str:
+    return dateformat.format(value, "j F")
+
+
 def _url_template(name: str, fallback: str) -> str:
     try:
         path = reverse(name, args=[_SENTINEL])
@@ -191,11 +200,16 @@ def _status_words(event: ScheduledEvent, when: _When, patient: Patient, *, detai
         return _("Done on %(day)s.") % {"day": _day(when.start if not when.timed else when.start.date())}
     if status == ScheduledEvent.Status.BOOKED and when.timed:
         return _("Booked for %(when)s.") % {"when": _timed_words(when, patient)}
-    words = _("Due between %(start)s and %(end)s (aim for %(due)s).") % {
-        "start": _day(event.window_start),
-        "end": _day(event.window_end),
-        "due": _day(event.due_date),
-    }
+    if event.window_start == event.window_end:
+        words = _("Due on %(day)s.") % {"day": _day(event.due_date)}
+    else:  # the year once when both days are in it (as scheduler.formats.due_phrase)
+        words = _("Due between %(start)s and %(end)s (aim for %(due)s).") % {
+            "start": _day(event.window_start)
+            if event.window_start.year != event.window_end.year
+            else _day_month(event.window_start),
+            "end": _day(event.window_end),
+            "due": _day(event.due_date),
+        }
     if own:
         words += " " + _("Your care team will help you book it.")
     return words

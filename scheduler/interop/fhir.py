@@ -238,6 +238,10 @@ def condition_resource(case: CancerCase, patient: Patient) -> dict[str, Any]:
         for key, system in (("icd10", SYSTEM_ICD10), ("snomed", SYSTEM_SNOMED))
         if key in codes
     ]
+    # mCODE's profile is declared only with a standard code (a protocol such as "other" has none).
+    meta: dict[str, Any] = {"lastUpdated": instant(case.updated_at)}
+    if coding:
+        meta["profile"] = [PROFILE_MCODE_PRIMARY]
     coding.append({"system": SYSTEM_CANCER_TYPE, "code": case.cancer_type})
     code: dict[str, Any] = {"coding": coding, "text": case.get_cancer_type_display()}
     extensions = [
@@ -258,7 +262,7 @@ def condition_resource(case: CancerCase, patient: Patient) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Condition",
         "id": condition_id(patient.pk),
-        "meta": {"lastUpdated": instant(case.updated_at), "profile": [PROFILE_MCODE_PRIMARY]},
+        "meta": meta,
         "extension": extensions,
         "clinicalStatus": _concept(
             clinical, clinical.capitalize(), "http://terminology.hl7.org/CodeSystem/condition-clinical"

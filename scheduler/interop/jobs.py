@@ -132,4 +132,5 @@ def _finish(job: ImportJob, status: str, problems: list[imports.Problem]) -> Non
         job.refresh_from_db(fields=["problems"])
         job.problems = job.problems + [asdict(p) for p in problems]
         job.save(update_fields=["problems"])
-    ImportJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now())
+    # The file's health data is not kept once it is imported: the counts and the error report are.
+    ImportJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now(), content="")

@@ -790,8 +790,9 @@ def event_book(
         current.location = location
         fields = {"status", "status_reason", "booked_start", "duration_minutes", "location"}
         if not current.window_start <= local_day <= current.window_end:
-            current.window_start = min(current.window_start, local_day)
-            current.window_end = max(current.window_end, local_day)
+            # Booked outside its window (an overdue item caught up): the appointment's day is
+            # its window, rather than a window stretched over the years it was missed.
+            current.window_start = current.window_end = local_day
             current.hand_edited = True
             fields |= {"window_start", "window_end", "hand_edited"}
         if current.due_date != local_day:

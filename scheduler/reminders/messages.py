@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from scheduler import formats
 from scheduler.models import ScheduledEvent
+from survivorship.validators import phone_digits
 
 from . import timing
 
@@ -55,6 +56,9 @@ class ReminderContent:
     team: str
     name: str
     lead_days: int
+    team_phone: str = ""
+    team_tel: str = ""  # the tel: link of team_phone
+    team_hours: str = ""
 
 
 def reminder_content(reminder: ClaimedReminder) -> ReminderContent:
@@ -90,6 +94,9 @@ def reminder_content(reminder: ClaimedReminder) -> ReminderContent:
         team=reminder.team,
         name=reminder.patient_name,
         lead_days=reminder.lead_days,
+        team_phone=reminder.team_phone,
+        team_tel=f"tel:{phone_digits(reminder.team_phone)}" if reminder.team_phone else "",
+        team_hours=reminder.team_hours,
     )
 
 

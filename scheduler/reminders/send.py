@@ -123,6 +123,8 @@ class ClaimedReminder:
     team: str
     details: bool
     ctx: PatientContext
+    team_phone: str = ""  # how to reach the care team, as written by an administrator
+    team_hours: str = ""
 
 
 # The claim and the read of what the message needs. Written as SQL rather than ORM calls
@@ -130,7 +132,7 @@ class ClaimedReminder:
 # the rest of a send together (bench/bench_reminders.py, README "Benchmarks"); run by
 # scheduler.reminders.db.execute (prepared on PostgreSQL).
 _CONTEXT_COLUMNS = """e.status, e.title, e.due_date, e.booked_start, e.location,
-    p.display_name, p.email, p.phone, p.time_zone, p.reminder_channel, t.name,
+    p.display_name, p.email, p.phone, p.time_zone, p.reminder_channel, t.name, t.phone, t.opening_hours,
     cc.surveillance_status, pr.lead_days, pr.send_hour, pr.quiet_start, pr.quiet_end, pr.calendar_details"""
 
 
@@ -251,7 +253,7 @@ def reminder_claim(*, reminder_id: int, now: dt.datetime | None = None) -> tuple
     (
         pk, event_id, channel, lead_days, attempts,
         event_status, title, due_date, booked_start, location,
-        name, email, phone, time_zone, patient_channel, team,
+        name, email, phone, time_zone, patient_channel, team, team_phone, team_hours,
         surveillance_status, leads, send_hour, quiet_start, quiet_end, details,
     ) = row  # fmt: skip
     ctx = PatientContext.build(
@@ -267,7 +269,8 @@ def reminder_claim(*, reminder_id: int, now: dt.datetime | None = None) -> tuple
         pk=pk, channel=channel, lead_days=lead_days, attempts=attempts, claimed_at=now,
         event_id=event_id, event_status=event_status, title=title, due_date=_to_date(due_date),
         booked_start=_to_datetime(booked_start), location=location, patient_name=name, email=email,
-        phone=phone, team=team, details=bool(details), ctx=ctx,
+        phone=phone, team=team, details=bool(details), ctx=ctx, team_phone=team_phone or "",
+        team_hours=team_hours or "",
     )  # fmt: skip
     reason = row_cancel_reason(status=event_status, ctx=ctx, channel=channel, lead_days=lead_days)
     outcome = ""

@@ -306,9 +306,9 @@ class _Builder:
     def fail(self, item: str | None, problem: str) -> ProtocolError:
         return ProtocolError(self.file, item, problem)
 
-    def value_labels(self, name: str, spec: dict) -> dict[str, str]:
+    def value_labels(self, name: str, spec: dict[str, Any]) -> dict[str, str]:
         """The words for each value of fact ``name`` (every value but yes/no has one)."""
-        labels = spec.get("value_labels", {})
+        labels: dict[str, str] = dict(spec.get("value_labels", {}))
         for value in labels:
             if value not in spec["values"]:
                 raise self.fail(

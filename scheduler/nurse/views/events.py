@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -95,8 +96,13 @@ def event_action(request: HttpRequest, event_id: int, action: str) -> HttpRespon
             form.add_error(None, str(exc))
         else:
             messages.success(request, _success_message(action, updated))
+            # Back to the card; from the patient page itself, with the card's year opened
+            # when it is folded (a completed item moves out of "Next 6 months").
             default = presenters.event_page_url(updated, presenters.nurse_today(request.user))
-            return redirect(safe_next(request, default, prefix="/nurse/"))
+            target = safe_next(request, default, prefix="/nurse/")
+            if target.split("#", 1)[0] == reverse("nurse:patient", args=[updated.patient_id]):
+                target = default
+            return redirect(target)
     return _render(
         request, event, bound={action: form}, status=status, conflict=conflict, failed_action=action
     )

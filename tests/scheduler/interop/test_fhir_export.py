@@ -53,12 +53,17 @@ def test_every_resource_of_every_seeded_patient_validates():
     assert kinds["CarePlan"] >= patients
 
 
-def _enrolled(cancer_type: str = "prostate", **case: object) -> Patient:
+def _enrolled(cancer_type: str = "prostate", facts: dict | None = None, **case: object) -> Patient:
     patient = PatientFactory(care_team=CareTeamFactory())
     remission = timezone.localdate() - dt.timedelta(days=800)
     services.patient_enrol(
         patient=patient,
-        case=CancerCase(cancer_type=cancer_type, remission_date=remission, facts={"risk": "low"}, **case),
+        case=CancerCase(
+            cancer_type=cancer_type,
+            remission_date=remission,
+            facts={"risk": "low"} if facts is None else facts,
+            **case,
+        ),
         actor=None,
     )
     return patient
@@ -165,3 +170,10 @@ def test_fhir_ids_are_valid_and_distinct_for_long_keys():
     first, second = fhir.fhir_id(1, 1, long_key), fhir.fhir_id(1, 1, long_key + "4")
     assert len(first) <= 64 and first != second
     assert fhir.fhir_id(12, 1, "psa#3") == "12.1.psa.3"
+
+
+def test_a_cancer_without_a_standard_code_does_not_claim_the_mcode_profile():
+    patient = _enrolled(cancer_type="other", facts={})
+    (condition,) = _by_type(patient)["Condition"]
+    assert "profile" not in condition["meta"]
+    assert [c["system"] for c in condition["code"]["coding"]] == [fhir.SYSTEM_CANCER_TYPE]

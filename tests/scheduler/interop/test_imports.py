@@ -212,6 +212,8 @@ def test_the_task_resumes_where_it_stopped(nurse):
     job.refresh_from_db()
     assert (job.status, job.processed, job.created_count) == ("done", 5, 5)
     assert Patient.objects.count() == 5
+    assert job.content == ""  # the file is not kept once imported
+    assert jobs.import_job_run(job_id=job.pk) == "done"  # a late duplicate message does nothing
 
 
 def test_the_task_has_a_permanent_name_and_requeues_the_rest(nurse, monkeypatch):

@@ -15,6 +15,7 @@ import time_machine
 from django.urls import reverse
 
 from scheduler.models import ScheduledEvent
+from scheduler.plans import services
 from tests.factories import AdministratorFactory, CareTeamFactory, NurseFactory, UserFactory
 from tests.history import OVERDUE, long_history_patient
 
@@ -223,3 +224,14 @@ def test_anonymous_visitors_are_sent_to_the_login_from_every_fragment(client, ve
     for url in _fragment_urls(veteran):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith(reverse("login")), url
+
+
+def test_booking_an_overdue_item_makes_its_window_the_booked_day(client_nurse, veteran, nurse):
+    event = ScheduledEvent.objects.filter(patient=veteran, status="planned", window_end__lt=TODAY).first()
+    start = dt.datetime(2026, 6, 18, 9, 0, tzinfo=dt.UTC)
+    services.event_book(event=event, actor=nurse, start=start, duration_minutes=30, location="Room 2")
+    event.refresh_from_db()
+    assert (event.window_start, event.due_date, event.window_end) == (dt.date(2026, 6, 18),) * 3
+    body = text(client_nurse.get(page_url(veteran)))
+    card = body.split(f'id="event-{event.pk}"', 1)[1].split("</article>", 1)[0]
+    assert "on 18 Jun 2026" in card and "window" not in card

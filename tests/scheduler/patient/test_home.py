@@ -66,7 +66,9 @@ def _home(client, patient, **params) -> str:
 
 
 def _card(html: str) -> str:
-    return html[html.index('id="next-step"') : html.index("</section>", html.index('id="next-step"'))]
+    """The next-step card's HTML, runs of white space made one space."""
+    card = html[html.index('id="next-step"') : html.index("</section>", html.index('id="next-step"'))]
+    return " ".join(card.split())
 
 
 def test_overdue_item_comes_first_with_the_number_hours_and_what_to_say(client, patient):
@@ -122,6 +124,16 @@ def test_what_to_say_reads_as_a_sentence(client, patient):
     )
     card = _card(_home(client, patient))
     assert "I am calling to book my follow-up visit, which was due" in card
+
+
+def test_an_item_whose_window_is_open_is_to_be_booked(client, patient):
+    ScheduledEventFactory(
+        patient=patient, title="CT scan", due_date=dt.date(2027, 3, 20), window_start=dt.date(2027, 3, 1)
+    )
+    card = _card(_home(client, patient))
+    assert "To be booked:" in card
+    assert "Due between 1 March and 3 April 2027. Your care team will offer you an appointment" in card
+    assert "I am calling to book my CT scan, which is due between 1 March and 3 April 2027." in card
 
 
 def test_nothing_to_book_shows_the_next_item_the_team_will_offer(client, patient):

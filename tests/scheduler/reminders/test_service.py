@@ -295,6 +295,16 @@ def test_send_delivers_one_email_with_text_and_html(due_reminder):
     assert row.sent_at is not None
 
 
+def test_the_email_gives_the_care_teams_number_and_hours(due_reminder):
+    team = due_reminder.event.patient.care_team
+    team.phone, team.opening_hours = "+44 161 496 0123", "Monday to Friday, 8:30 am to 5 pm"
+    team.save(update_fields=["phone", "opening_hours"])
+    assert reminder_send(reminder_id=due_reminder.pk) == "sent"
+    message = mail.outbox[0]
+    assert "Call +44 161 496 0123 (Monday to Friday, 8:30 am to 5 pm)." in message.body
+    assert 'href="tel:+441614960123"' in message.alternatives[0][0]
+
+
 def test_subject_names_the_test_only_when_the_patient_opted_in(due_reminder):
     ReminderPreferences.objects.create(patient=due_reminder.event.patient, calendar_details=True)
     reminder_send(reminder_id=due_reminder.pk)
