@@ -77,6 +77,7 @@ def main() -> None:
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
     os.environ["REDIS_URL"] = ""
     os.environ["AXES_ENABLED"] = "0"
+    os.environ["STAFF_2FA_REQUIRED"] = "0"  # the pages, not the sign-in, are measured
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["DJANGO_SETTINGS_MODULE"] = "survivorship.settings"
 
