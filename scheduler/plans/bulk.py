@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -121,25 +121,28 @@ def events_skip_bulk(
     """Close open ``events`` as skipped (or, with ``missed``, as missed), with one reason."""
     if not reason.strip():
         raise ValidationError({"reason": ["Give a reason: it is kept with each item."]})
-    result = BulkResult()
-    with transaction.atomic():
-        for event in events:
-            if event.status not in ScheduledEvent.OPEN_STATUSES:
-                result.not_open.append(event)
-                continue
-            result.done.append(services.event_skip(event=event, actor=actor, reason=reason, missed=missed))
-    return result
+    return _each_open(
+        events, lambda event: services.event_skip(event=event, actor=actor, reason=reason, missed=missed)
+    )
 
 
 def events_assign_bulk(
     *, events: Sequence[ScheduledEvent], actor: User | None, nurse: User | None
 ) -> BulkResult:
     """Give open ``events`` to ``nurse`` (a nurse of each patient's care team), or to nobody."""
+    return _each_open(events, lambda event: services.event_assign(event=event, actor=actor, nurse=nurse))
+
+
+def _each_open(
+    events: Sequence[ScheduledEvent], act: Callable[[ScheduledEvent], ScheduledEvent]
+) -> BulkResult:
+    """``act`` on every open event, all or nothing (one transaction); closed ones are left
+    alone and reported."""
     result = BulkResult()
     with transaction.atomic():
         for event in events:
             if event.status not in ScheduledEvent.OPEN_STATUSES:
                 result.not_open.append(event)
                 continue
-            result.done.append(services.event_assign(event=event, actor=actor, nurse=nurse))
+            result.done.append(act(event))
     return result
