@@ -23,17 +23,20 @@ def test_values_round_trip_and_django_s_own_backend_reads_them(tmp_path):
     assert ours.get("other") == {"a": 1}
 
 
-def test_the_directory_is_listed_for_culling_at_most_once_per_interval(tmp_path, monkeypatch):
+def _entries(directory) -> int:
+    return len(list(directory.glob("*.djcache")))
+
+
+def test_the_directory_is_looked_at_for_culling_at_most_once_per_interval(tmp_path, monkeypatch):
+    """Seen from the directory: within one interval no write culls (so the cache may hold
+    more than MAX_ENTRIES); the first write after it culls back under the limit."""
     ours, _django = _pair(tmp_path, MAX_ENTRIES=5, CULL_FREQUENCY=2)
-    listings = []
-    real = FileCache._list_cache_files
-    monkeypatch.setattr(FileCache, "_list_cache_files", lambda self: listings.append(1) or real(self))
     clock = [1000.0]
     monkeypatch.setattr(cache_module.time, "monotonic", lambda: clock[0])
     for number in range(20):
         ours.set(f"key-{number}", number)
-    assert len(listings) == 1
+    assert _entries(tmp_path) == 20, "no write in the interval listed the directory and culled"
     clock[0] += cache_module.CULL_EVERY_SECONDS + 1
     ours.set("one-more", 1)
-    assert len(listings) == 2
-    assert len(real(ours)) <= 5  # culled back under the limit when it looked
+    assert _entries(tmp_path) <= 5, "culled back under the limit when it looked"
+    assert ours.get("one-more") == 1
