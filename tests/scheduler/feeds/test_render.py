@@ -9,11 +9,12 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar, vText
 
-from scheduler.feeds import render as render_module
 from scheduler.feeds.ical import component_bytes, fold, uid_part
 from scheduler.feeds.render import event_ics_filename, render_event_ics
 from scheduler.feeds.tokens import token_issue
@@ -523,20 +524,24 @@ def test_single_event_file_is_read_alike_by_the_three_parsers(mixed_patient):
     assert parsed["start"] == ("20270302T093000", "Europe/London")
 
 
-def test_after_a_change_only_the_changed_event_is_rendered_again(client, monkeypatch):
+def test_after_a_change_only_the_changed_event_is_rendered_again(client):
     patient = PatientFactory()
     events = [ScheduledEventFactory(patient=patient) for _ in range(6)]
     raw = patient_token(patient)
-    calls = []
-    real = render_module._vevent
-    monkeypatch.setattr(render_module, "_vevent", lambda *a, **kw: calls.append(a[0].pk) or real(*a, **kw))
-    first = feed(client, raw)
-    assert sorted(calls) == sorted(e.pk for e in events)
-    calls.clear()
+
+    def full_reads(queries) -> list[str]:
+        """The statements that read whole event rows (a block's texts need the title)."""
+        return [q["sql"] for q in queries if '"scheduler_scheduledevent"."title"' in q["sql"]]
+
+    with CaptureQueriesContext(connection) as cold:
+        first = feed(client, raw)
+    assert len(full_reads(cold.captured_queries)) == 1
     with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
         services.event_move(event=events[2], actor=None, new_due=events[2].due_date + dt.timedelta(days=1))
-        second = feed(client, raw)
-    assert calls == [events[2].pk]
+        with CaptureQueriesContext(connection) as warm:
+            second = feed(client, raw)
+    (read,) = full_reads(warm.captured_queries)
+    assert f"IN ({events[2].pk})" in read, "only the changed event's row is read and rendered again"
     clear_cache()  # rendered from nothing, the bytes are the same
     with time_machine.travel(NOW + dt.timedelta(minutes=10), tick=False):
         assert feed(client, raw) == second != first
