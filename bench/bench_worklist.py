@@ -131,6 +131,7 @@ def main() -> None:
             display_name=f"Bench Patient {i:05d}",
             date_of_birth=dt.date(1950 + i % 40, 1 + i % 12, 1 + i % 28),
             mrn=f"BENCH-{i:06d}",
+            email=f"bench.patient.{i}@example.test",
             time_zone=["Europe/London", "Europe/Paris", "America/New_York"][i % 3],
         )
         case = CancerCase(cancer_type=slug, facts=facts, remission_date=remission, followup_from=remission)
