@@ -367,7 +367,7 @@ def _stop_workers(workers: list[subprocess.Popen]) -> None:
             worker.wait(timeout=10)
 
 
-def main() -> None:  # noqa: C901 - to split (issue 13.4)
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--patients", type=int, default=20_000)
@@ -383,7 +383,147 @@ def main() -> None:  # noqa: C901 - to split (issue 13.4)
     if args.sink == "postfix" and not PostfixSink.binary.exists():
         print(f"{PostfixSink.binary} is missing (make bench unpacks it): using aiosmtpd instead")
         args.sink = "aiosmtpd"
+    return args
 
+
+def _bench_sweep() -> tuple[float, float]:
+    """Part 1: the sweep over the seeded events, publishing stubbed (this times the database
+    work); (first run, next run) in seconds."""
+    from scheduler.reminders import service
+
+    published: list[int] = []
+    started = time.perf_counter()
+    cold = service.reminders_sweep(publish=published.extend)
+    cold_s = time.perf_counter() - started
+    started = time.perf_counter()
+    warm = service.reminders_sweep(publish=published.extend)
+    warm_s = time.perf_counter() - started
+    print(f"sweep, first run:  {cold_s:.3f} s ({cold.summary()})")
+    print(f"sweep, next run:   {warm_s:.3f} s ({warm.summary()})")
+    print("window query plan:\n  " + _explain().replace("\n", "\n  "))
+    return cold_s, warm_s
+
+
+def _warm_up(broker: str) -> None:
+    from survivorship.celery import app
+
+    with app.producer_or_acquire() as producer:
+        for i in range(50):
+            noop.apply_async(args=[i], producer=producer)
+    _wait(lambda: _queue_depth(broker) == 0, 120, "the workers to start")
+
+
+def _noop_batch(broker: str, noops: int, r: dict[str, list]) -> None:
+    """Part 3, the ceiling: no-op tasks through the same broker and workers."""
+    from survivorship.celery import app
+
+    before, _ = _cpu_seconds(), _machine_busy()
+    started = time.perf_counter()
+    with app.producer_or_acquire() as producer:
+        for i in range(noops):
+            noop.apply_async(args=[i], producer=producer)
+    done = _wait(lambda: _queue_depth(broker) == 0, 600, "the no-op tasks")
+    r["noop"].append(noops / (done - started))
+    r["noop_cpu"].append(_cpu_per_task(before, _cpu_seconds(), noops))
+
+
+def _delivery_batch(deliveries: int, batch: int, r: dict[str, list]) -> int:
+    """Part 4, reminders: the sweep creates and queues, the workers claim, render, send,
+    record. Returns the number of reminders queued."""
+    from scheduler.models import Reminder
+    from scheduler.reminders import service
+    from scheduler.reminders.tasks import reminder_send_queue
+
+    _seed_deliveries(deliveries, batch)
+    target = Reminder.objects.filter(status=Reminder.Status.SENT).count() + deliveries
+    before, machine = _cpu_seconds(), _machine_busy()
+    started = time.perf_counter()
+    queued = len(service.reminders_sweep(publish=reminder_send_queue).queued)
+    done = _wait(
+        lambda: Reminder.objects.filter(status=Reminder.Status.SENT).count() >= target,
+        900,
+        "the reminders",
+    )
+    busy, total = _machine_busy()
+    r["busy"].append((busy - machine[0]) / (total - machine[1]) * os.cpu_count())
+    r["send"].append(deliveries / (done - started))
+    r["send_cpu"].append(_cpu_per_task(before, _cpu_seconds(), deliveries))
+    return queued
+
+
+def _print_round(round_no: int, config: tuple[int, int], r: dict[str, list]) -> None:
+    print(
+        f"round {round_no + 1}, {_label(config)}: no-op {r['noop'][-1]:,.0f} tasks/s, reminders "
+        f"{r['send'][-1]:,.0f}/s ({r['send'][-1] / r['noop'][-1]:.0%}); machine CPU busy during "
+        f"delivery {r['busy'][-1]:.2f} of {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
+def _run_rounds(args: argparse.Namespace, configs: list, broker: str, worker_log) -> tuple[dict, int]:
+    """Parts 3 and 4 for each configuration in each round: (results by configuration, queued)."""
+    results = {c: {"noop": [], "send": [], "noop_cpu": [], "send_cpu": [], "busy": []} for c in configs}
+    queued = 0
+    batch = 0
+    for round_no in range(args.rounds):
+        for config in configs:
+            workers = _start_workers(config, worker_log)
+            try:
+                _warm_up(broker)
+                r = results[config]
+                _noop_batch(broker, args.noops, r)
+                batch += 1
+                queued += _delivery_batch(args.deliveries, batch, r)
+            finally:
+                _stop_workers(workers)
+            _print_round(round_no, config, r)
+    return results, queued
+
+
+def _print_config(
+    config: tuple[int, int], r: dict[str, list], args: argparse.Namespace
+) -> tuple[float, float]:
+    """One configuration's medians and CPU per task; returns (no-op rate, reminder rate)."""
+    noop_rate, rate = statistics.median(r["noop"]), statistics.median(r["send"])
+    print(f"\n{_label(config)}:")
+    print("  CPU per task, ms (median of rounds)   no-op   reminder")
+    groups = sorted(set().union(*r["send_cpu"], *r["noop_cpu"]))
+    cpu_total = 0.0
+    for group in groups:
+        a = statistics.median(c.get(group, 0.0) for c in r["noop_cpu"])
+        b = statistics.median(c.get(group, 0.0) for c in r["send_cpu"])
+        cpu_total += b
+        print(f"    {group:34s} {a:6.2f}   {b:6.2f}")
+    print(f"    {'all of them':34s} {'':6s}   {cpu_total:6.2f}")
+    print(
+        f"  no-op task ceiling:   {noop_rate:,.0f} tasks/s (median of {args.rounds} rounds of {args.noops:,})"
+    )
+    print(
+        f"  reminders delivered:  {rate:,.0f} reminders/s (median of {args.rounds} rounds of {args.deliveries:,})"
+    )
+    print(f"  ratio to ceiling:     {rate / noop_rate:.0%}")
+    print(
+        f"  CPU: {cpu_total:.1f} ms a reminder x {rate:,.0f}/s = {cpu_total * rate / 1000:.2f} cores for our processes;"
+        f" the machine was busy {statistics.median(r['busy']):.2f} of {os.cpu_count()} cores (everyone's work)"
+    )
+    return noop_rate, rate
+
+
+def _print_targets(medians: dict, args: argparse.Namespace, cold_s: float, warm_s: float) -> None:
+    print()
+    if (1, 1) in medians and (2, 1) in medians:
+        (n1, r1), (n2, r2) = medians[(1, 1)], medians[(2, 1)]
+        print(
+            f"two worker processes: reminders {r2 / n2:.0%} of their no-op ceiling (target >= 30%: {'met' if r2 / n2 >= 0.3 else 'MISSED'})"
+        )
+        print(
+            f"two worker processes vs one: reminders x{r2 / r1:.2f} (target >= 1.6x: {'met' if r2 / r1 >= 1.6 else 'MISSED'}), no-op x{n2 / n1:.2f}"
+        )
+    print(f"sweep over {args.events:,} events: {cold_s:.3f} s first run, {warm_s:.3f} s next (target < 2 s)")
+
+
+def main() -> None:
+    args = _parse_args()
     sys.path.insert(0, str(BASE_DIR))
     admin_url, broker, smtp_port = _configure(args)
     _create_database(admin_url)
@@ -394,9 +534,6 @@ def main() -> None:  # noqa: C901 - to split (issue 13.4)
     from django.core.management import call_command
 
     from scheduler.models import Reminder
-    from scheduler.reminders import service
-    from scheduler.reminders.tasks import reminder_send_queue
-    from survivorship.celery import app
 
     redis.Redis.from_url(broker).flushdb()
     sink = None
@@ -406,70 +543,16 @@ def main() -> None:  # noqa: C901 - to split (issue 13.4)
         print(f"seeded {args.events:,} events for {args.patients:,} patients in {seeded:.1f} s")
 
         # --- 1. the sweep over 1M events (publishing stubbed: this times the database work)
-        published: list[int] = []
-        started = time.perf_counter()
-        cold = service.reminders_sweep(publish=published.extend)
-        cold_s = time.perf_counter() - started
-        started = time.perf_counter()
-        warm = service.reminders_sweep(publish=published.extend)
-        warm_s = time.perf_counter() - started
-        print(f"sweep, first run:  {cold_s:.3f} s ({cold.summary()})")
-        print(f"sweep, next run:   {warm_s:.3f} s ({warm.summary()})")
-        print("window query plan:\n  " + _explain().replace("\n", "\n  "))
+        cold_s, warm_s = _bench_sweep()
         # The delivery phase below only sends its own reminders.
         Reminder.objects.exclude(status=Reminder.Status.SENT).update(status=Reminder.Status.CANCELLED)
         _seed_delivery_patients()
 
-        # --- 2. workers and a loopback SMTP server
+        # --- 2. workers and a loopback SMTP server; 3. the no-op ceiling; 4. reminders
         worker_log = open(BASE_DIR / "var" / "bench_reminders_worker.log", "wb")  # noqa: SIM115
         sink = PostfixSink(smtp_port) if args.sink == "postfix" else AiosmtpdSink(smtp_port)
         configs = [tuple(int(n) for n in c.split("x")) for c in args.workers.split(",")]
-        results = {c: {"noop": [], "send": [], "noop_cpu": [], "send_cpu": [], "busy": []} for c in configs}
-        queued = 0
-        batch = 0
-        for round_no in range(args.rounds):
-            for config in configs:
-                workers = _start_workers(config, worker_log)
-                try:
-                    with app.producer_or_acquire() as producer:
-                        for i in range(50):
-                            noop.apply_async(args=[i], producer=producer)
-                    _wait(lambda: _queue_depth(broker) == 0, 120, "the workers to start")
-                    r = results[config]
-                    # --- 3. the ceiling: no-op tasks through the same broker and workers
-                    before, machine = _cpu_seconds(), _machine_busy()
-                    started = time.perf_counter()
-                    with app.producer_or_acquire() as producer:
-                        for i in range(args.noops):
-                            noop.apply_async(args=[i], producer=producer)
-                    done = _wait(lambda: _queue_depth(broker) == 0, 600, "the no-op tasks")
-                    r["noop"].append(args.noops / (done - started))
-                    r["noop_cpu"].append(_cpu_per_task(before, _cpu_seconds(), args.noops))
-
-                    # --- 4. reminders: the sweep creates and queues, the workers claim, render, send, record
-                    batch += 1
-                    _seed_deliveries(args.deliveries, batch)
-                    target = Reminder.objects.filter(status=Reminder.Status.SENT).count() + args.deliveries
-                    before, machine = _cpu_seconds(), _machine_busy()
-                    started = time.perf_counter()
-                    queued += len(service.reminders_sweep(publish=reminder_send_queue).queued)
-                    done = _wait(
-                        lambda: Reminder.objects.filter(status=Reminder.Status.SENT).count() >= target,  # noqa: B023
-                        900,
-                        "the reminders",
-                    )
-                    busy, total = _machine_busy()
-                    r["busy"].append((busy - machine[0]) / (total - machine[1]) * os.cpu_count())
-                    r["send"].append(args.deliveries / (done - started))
-                    r["send_cpu"].append(_cpu_per_task(before, _cpu_seconds(), args.deliveries))
-                finally:
-                    _stop_workers(workers)
-                print(
-                    f"round {round_no + 1}, {_label(config)}: no-op {r['noop'][-1]:,.0f} tasks/s, reminders "
-                    f"{r['send'][-1]:,.0f}/s ({r['send'][-1] / r['noop'][-1]:.0%}); machine CPU busy during "
-                    f"delivery {r['busy'][-1]:.2f} of {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
-                    flush=True,
-                )
+        results, queued = _run_rounds(args, configs, broker, worker_log)
         time.sleep(0.5)
         sent = Reminder.objects.filter(status=Reminder.Status.SENT).count()
         total = args.deliveries * args.rounds * len(configs)
@@ -477,44 +560,8 @@ def main() -> None:  # noqa: C901 - to split (issue 13.4)
         print(
             f"queued {queued:,} reminders; SMTP server accepted {sink.accepted():,}; rows sent {sent:,} (of {total:,})"
         )
-        medians = {}
-        for config in configs:
-            r = results[config]
-            noop_rate, rate = statistics.median(r["noop"]), statistics.median(r["send"])
-            medians[config] = (noop_rate, rate)
-            print(f"\n{_label(config)}:")
-            print("  CPU per task, ms (median of rounds)   no-op   reminder")
-            groups = sorted(set().union(*r["send_cpu"], *r["noop_cpu"]))
-            cpu_total = 0.0
-            for group in groups:
-                a = statistics.median(c.get(group, 0.0) for c in r["noop_cpu"])
-                b = statistics.median(c.get(group, 0.0) for c in r["send_cpu"])
-                cpu_total += b
-                print(f"    {group:34s} {a:6.2f}   {b:6.2f}")
-            print(f"    {'all of them':34s} {'':6s}   {cpu_total:6.2f}")
-            print(
-                f"  no-op task ceiling:   {noop_rate:,.0f} tasks/s (median of {args.rounds} rounds of {args.noops:,})"
-            )
-            print(
-                f"  reminders delivered:  {rate:,.0f} reminders/s (median of {args.rounds} rounds of {args.deliveries:,})"
-            )
-            print(f"  ratio to ceiling:     {rate / noop_rate:.0%}")
-            print(
-                f"  CPU: {cpu_total:.1f} ms a reminder x {rate:,.0f}/s = {cpu_total * rate / 1000:.2f} cores for our processes;"
-                f" the machine was busy {statistics.median(r['busy']):.2f} of {os.cpu_count()} cores (everyone's work)"
-            )
-        print()
-        if (1, 1) in medians and (2, 1) in medians:
-            (n1, r1), (n2, r2) = medians[(1, 1)], medians[(2, 1)]
-            print(
-                f"two worker processes: reminders {r2 / n2:.0%} of their no-op ceiling (target >= 30%: {'met' if r2 / n2 >= 0.3 else 'MISSED'})"
-            )
-            print(
-                f"two worker processes vs one: reminders x{r2 / r1:.2f} (target >= 1.6x: {'met' if r2 / r1 >= 1.6 else 'MISSED'}), no-op x{n2 / n1:.2f}"
-            )
-        print(
-            f"sweep over {args.events:,} events: {cold_s:.3f} s first run, {warm_s:.3f} s next (target < 2 s)"
-        )
+        medians = {config: _print_config(config, results[config], args) for config in configs}
+        _print_targets(medians, args, cold_s, warm_s)
     finally:
         if sink is not None:
             sink.stop()

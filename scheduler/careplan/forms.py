@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from scheduler import rules
 from scheduler.careplan import services
-from scheduler.careplan.staging import staging_for
+from scheduler.careplan.staging import StagingSystem, staging_for
 from scheduler.models import CarePlanVersion, TreatmentContact, TreatmentSummary
 from scheduler.models.careplan import Answer, FieldState, Party
 
@@ -45,51 +45,73 @@ class ServiceErrorsMixin:
                 self.add_error(target, message)
 
 
+def _summary_initial(summary: TreatmentSummary) -> dict[str, Any]:
+    """The form's initial values from a saved summary (values, "__state" choices, exposures)."""
+    initial: dict[str, Any] = {}
+    for name in services.VALUE_FIELDS:
+        initial[name] = getattr(summary, name)
+    for name, state in (summary.field_states or {}).items():
+        initial[name + STATE_SUFFIX] = state
+    initial["exposures"] = list(summary.exposures or [])
+    return initial
+
+
+def _stage_group_field(staging: StagingSystem | None) -> forms.Field | None:
+    """The structured stage choice, or None for a cancer type without a staging system."""
+    if staging is None:
+        return None
+    return forms.ChoiceField(
+        label=_("Stage group (%(system)s)") % {"system": staging.name},
+        required=False,
+        choices=[("", _("Not recorded")), *((g, g) for g in staging.groups)],
+    )
+
+
+def _value_field(name: str, label: str, staging: StagingSystem | None) -> forms.Field | None:
+    """The form field that parses one summary value (None: the field is not shown)."""
+    if name in services.ANSWER_FIELDS:
+        return forms.ChoiceField(
+            label=label, required=False, choices=[("", _("Not recorded")), *Answer.choices]
+        )
+    if name == "stage_group":
+        return _stage_group_field(staging)
+    if name.endswith("_date"):
+        return forms.DateField(label=label, required=False, widget=_date_widget())
+    if name == "systemic_cycles":
+        return forms.IntegerField(label=label, required=False, min_value=0, max_value=32767)
+    if name == "pcp_email":
+        return forms.EmailField(label=label, required=False, max_length=254)
+    if name in LONG_TEXT:
+        return forms.CharField(
+            label=label, required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+        )
+    model_field = TreatmentSummary._meta.get_field(name)
+    return forms.CharField(label=label, required=False, max_length=model_field.max_length)
+
+
 class TreatmentSummaryForm(ServiceErrorsMixin, forms.Form):
     """The treatment summary: every value field, an "unknown / not applicable" choice beside
     each field that may have one, the treatment exposures, and the contacts (a formset)."""
 
-    def __init__(self, *args: Any, case, summary: TreatmentSummary | None, **kwargs: Any) -> None:  # noqa: C901 - to split (issue 13.4)
+    def __init__(self, *args: Any, case, summary: TreatmentSummary | None, **kwargs: Any) -> None:
         initial = dict(kwargs.pop("initial", None) or {})
         if summary is not None and not args:
-            for name in services.VALUE_FIELDS:
-                initial[name] = getattr(summary, name)
-            for name, state in (summary.field_states or {}).items():
-                initial[name + STATE_SUFFIX] = state
-            initial["exposures"] = list(summary.exposures or [])
+            initial.update(_summary_initial(summary))
         super().__init__(*args, initial=initial, **kwargs)
         self.case = case
-        staging = staging_for(case.cancer_type)
+        self._add_value_fields(staging_for(case.cancer_type))
+        self._add_exposures_field()
+
+    def _add_value_fields(self, staging: StagingSystem | None) -> None:
+        """Each value field, followed by its "unknown / not applicable" choice when it has one."""
         state_choices = [("", _("—")), *FieldState.choices]
         for name in services.VALUE_FIELDS:
             label = _model_label(name)
             if name in services.REQUIRED_FIELDS:
                 label = f"{label} *"
-            model_field = TreatmentSummary._meta.get_field(name)
-            if name in services.ANSWER_FIELDS:
-                field: forms.Field = forms.ChoiceField(
-                    label=label, required=False, choices=[("", _("Not recorded")), *Answer.choices]
-                )
-            elif name == "stage_group":
-                if staging is None:
-                    continue
-                field = forms.ChoiceField(
-                    label=_("Stage group (%(system)s)") % {"system": staging.name},
-                    required=False,
-                    choices=[("", _("Not recorded")), *((g, g) for g in staging.groups)],
-                )
-            elif name.endswith("_date"):
-                field = forms.DateField(label=label, required=False, widget=_date_widget())
-            elif name == "systemic_cycles":
-                field = forms.IntegerField(label=label, required=False, min_value=0, max_value=32767)
-            elif name == "pcp_email":
-                field = forms.EmailField(label=label, required=False, max_length=254)
-            elif name in LONG_TEXT:
-                field = forms.CharField(
-                    label=label, required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
-                )
-            else:
-                field = forms.CharField(label=label, required=False, max_length=model_field.max_length)
+            field = _value_field(name, label, staging)
+            if field is None:
+                continue
             self.fields[name] = field
             if name in services.STATE_FIELDS:
                 self.fields[name + STATE_SUFFIX] = forms.ChoiceField(
@@ -97,6 +119,8 @@ class TreatmentSummaryForm(ServiceErrorsMixin, forms.Form):
                     required=False,
                     choices=state_choices,
                 )
+
+    def _add_exposures_field(self) -> None:
         vocabulary = rules.default_library().care_plan.exposures
         self.fields["exposures"] = forms.MultipleChoiceField(
             label=_("Treatment exposures (they decide which late effects the plan lists)"),

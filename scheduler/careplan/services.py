@@ -106,12 +106,10 @@ def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
 # --- treatment summary -----------------------------------------------------------------------------
 
 
-def _check_dates(  # noqa: C901 - to split (issue 13.4)
-    errors: dict[str, list[str]], values: Mapping[str, Any], case: CancerCase, today: dt.date
+def _check_date_bounds(
+    errors: dict[str, list[str]], values: Mapping[str, Any], birth: dt.date | None, today: dt.date
 ) -> None:
-    birth = case.patient.date_of_birth
-    diagnosis = values.get("diagnosis_date")
-    end = values.get("treatment_end_date")
+    """Every date given lies between the date of birth and today."""
     for name in ("diagnosis_date", "treatment_end_date", *TREATMENT_DATES):
         day = values.get(name)
         if day is None:
@@ -120,24 +118,35 @@ def _check_dates(  # noqa: C901 - to split (issue 13.4)
             _add(errors, name, _("This date is in the future."))
         if birth and day < birth:
             _add(errors, name, _("This date is before the date of birth (%(d)s).") % {"d": long_date(birth)})
-    if diagnosis is not None:
-        if end is not None and end < diagnosis:
-            _add(
-                errors,
-                "treatment_end_date",
-                _("The end of treatment must be on or after the date of diagnosis (%(d)s).")
-                % {"d": long_date(diagnosis)},
+
+
+def _check_diagnosis_order(
+    errors: dict[str, list[str]], case: CancerCase, diagnosis: dt.date, end: dt.date | None
+) -> None:
+    """The diagnosis comes before the end of treatment and the remission date."""
+    if end is not None and end < diagnosis:
+        _add(
+            errors,
+            "treatment_end_date",
+            _("The end of treatment must be on or after the date of diagnosis (%(d)s).")
+            % {"d": long_date(diagnosis)},
+        )
+    if case.remission_date < diagnosis:
+        _add(
+            errors,
+            "diagnosis_date",
+            _(
+                "The date of diagnosis must be on or before the remission date (%(d)s). "
+                "Check both dates; the remission date is changed on the patient's page."
             )
-        if case.remission_date < diagnosis:
-            _add(
-                errors,
-                "diagnosis_date",
-                _(
-                    "The date of diagnosis must be on or before the remission date (%(d)s). "
-                    "Check both dates; the remission date is changed on the patient's page."
-                )
-                % {"d": long_date(case.remission_date)},
-            )
+            % {"d": long_date(case.remission_date)},
+        )
+
+
+def _check_treatment_window(
+    errors: dict[str, list[str]], values: Mapping[str, Any], diagnosis: dt.date | None, end: dt.date | None
+) -> None:
+    """Each treatment date lies between the diagnosis and the end of treatment."""
     for name in TREATMENT_DATES:
         day = values.get(name)
         if day is None:
@@ -152,25 +161,38 @@ def _check_dates(  # noqa: C901 - to split (issue 13.4)
             _add(errors, name, _("This date is after the end of treatment (%(d)s).") % {"d": long_date(end)})
 
 
-def _clean_summary(  # noqa: C901 - to split (issue 13.4)
-    *,
-    case: CancerCase,
-    values: Mapping[str, Any],
-    states: Mapping[str, str],
-    exposures: Iterable[str],
-    today: dt.date,
-) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    """Validated (values, states, exposures), or ValidationError keyed by field."""
+def _check_dates(
+    errors: dict[str, list[str]], values: Mapping[str, Any], case: CancerCase, today: dt.date
+) -> None:
+    diagnosis = values.get("diagnosis_date")
+    end = values.get("treatment_end_date")
+    _check_date_bounds(errors, values, case.patient.date_of_birth, today)
+    if diagnosis is not None:
+        _check_diagnosis_order(errors, case, diagnosis, end)
+    _check_treatment_window(errors, values, diagnosis, end)
+
+
+def _reject_unknown_fields(values: Mapping[str, Any]) -> None:
     unknown = set(values) - set(VALUE_FIELDS)
     if unknown:
         raise ValidationError(_("Unknown fields: %(f)s") % {"f": ", ".join(sorted(unknown))})
-    errors: dict[str, list[str]] = {}
+
+
+def _stripped_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every value field, missing ones as None (dates, cycles) or "", strings stripped."""
     clean = {
         name: values.get(name, None if name.endswith(("_date", "_cycles")) else "") for name in VALUE_FIELDS
     }
     for name, value in clean.items():
         if isinstance(value, str):
             clean[name] = value.strip()
+    return clean
+
+
+def _clean_field_states(
+    errors: dict[str, list[str]], states: Mapping[str, str], clean: Mapping[str, Any]
+) -> dict[str, str]:
+    """The fields marked (unknown, not applicable...), each only when it has no value."""
     clean_states: dict[str, str] = {}
     for name, state in states.items():
         if not state:
@@ -189,50 +211,89 @@ def _clean_summary(  # noqa: C901 - to split (issue 13.4)
             )
         else:
             clean_states[name] = state
+    return clean_states
+
+
+def _check_answers_and_required(
+    errors: dict[str, list[str]], clean: Mapping[str, Any], clean_states: Mapping[str, str]
+) -> None:
     for name in ANSWER_FIELDS:
         if clean[name] and clean[name] not in Answer.values:
             _add(errors, name, _("Choose yes, no or unknown."))
     for name in REQUIRED_FIELDS:
         if _empty(clean[name]) and clean_states.get(name) != FieldState.UNKNOWN:
             _add(errors, name, _("Required: enter it, or mark it unknown."))
+
+
+def _check_gates(
+    errors: dict[str, list[str]], clean: Mapping[str, Any], clean_states: Mapping[str, str]
+) -> None:
+    """Details are left empty when their gate question was answered no or unknown."""
     for gate, details in GATES.items():
         answer = clean[gate]
-        if answer in (Answer.NO, Answer.UNKNOWN):
-            for detail in details:
-                if not _empty(clean[detail]) or detail in clean_states:
-                    _add(
-                        errors,
-                        detail,
-                        _("You answered “%(answer)s” to %(question)s: clear this, or change that answer.")
-                        % {
-                            "answer": Answer(answer).label,
-                            "question": _verbose_name(TreatmentSummary, gate),
-                        },
-                    )
+        if answer not in (Answer.NO, Answer.UNKNOWN):
+            continue
+        for detail in details:
+            if not _empty(clean[detail]) or detail in clean_states:
+                _add(
+                    errors,
+                    detail,
+                    _("You answered “%(answer)s” to %(question)s: clear this, or change that answer.")
+                    % {
+                        "answer": Answer(answer).label,
+                        "question": _verbose_name(TreatmentSummary, gate),
+                    },
+                )
+
+
+def _check_cycles_and_stage(errors: dict[str, list[str]], clean: Mapping[str, Any], case: CancerCase) -> None:
     cycles = clean["systemic_cycles"]
     if cycles is not None and not 1 <= cycles <= MAX_CYCLES:
         _add(errors, "systemic_cycles", _("Enter a number of cycles from 1 to %(n)d.") % {"n": MAX_CYCLES})
+    if not clean["stage_group"]:
+        return
     staging = staging_for(case.cancer_type)
-    if clean["stage_group"]:
-        if staging is None:
-            _add(
-                errors, "stage_group", _("This cancer type has no structured stage; use the free-text stage.")
-            )
-        elif clean["stage_group"] not in staging.groups:
-            _add(
-                errors,
-                "stage_group",
-                _("Choose a %(system)s stage group.") % {"system": staging.name},
-            )
-    _check_dates(errors, clean, case, today)
+    if staging is None:
+        _add(errors, "stage_group", _("This cancer type has no structured stage; use the free-text stage."))
+    elif clean["stage_group"] not in staging.groups:
+        _add(
+            errors,
+            "stage_group",
+            _("Choose a %(system)s stage group.") % {"system": staging.name},
+        )
+
+
+def _clean_exposures(errors: dict[str, list[str]], exposures: Iterable[str]) -> list[str]:
+    """The chosen exposures in the vocabulary's order; unknown ones are an error."""
     vocabulary = rules.default_library().care_plan.exposures
     chosen = set(exposures)
     bad = sorted(chosen - set(vocabulary))
     if bad:
         _add(errors, "exposures", _("Unknown treatment exposure: %(e)s") % {"e": ", ".join(bad)})
+    return [key for key in vocabulary if key in chosen]
+
+
+def _clean_summary(
+    *,
+    case: CancerCase,
+    values: Mapping[str, Any],
+    states: Mapping[str, str],
+    exposures: Iterable[str],
+    today: dt.date,
+) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """Validated (values, states, exposures), or ValidationError keyed by field."""
+    _reject_unknown_fields(values)
+    errors: dict[str, list[str]] = {}
+    clean = _stripped_values(values)
+    clean_states = _clean_field_states(errors, states, clean)
+    _check_answers_and_required(errors, clean, clean_states)
+    _check_gates(errors, clean, clean_states)
+    _check_cycles_and_stage(errors, clean, case)
+    _check_dates(errors, clean, case, today)
+    clean_exposures = _clean_exposures(errors, exposures)
     if errors:
         raise ValidationError(errors)
-    return clean, clean_states, [key for key in vocabulary if key in chosen]
+    return clean, clean_states, clean_exposures
 
 
 def _clean_contacts(

@@ -40,47 +40,41 @@ def _digits(phone: str) -> int:
     return sum(ch.isdigit() for ch in phone)
 
 
-def preferences_update(  # noqa: C901 - to split (issue 13.4)
-    *, patient: Patient, actor: User, channel: str, lead_days: Iterable[int], send_hour: int,
-    quiet_start: int | None, quiet_end: int | None, time_zone: str, calendar_details: bool, phone: str = "",
-) -> ReminderPreferences:  # fmt: skip
-    """Save how and when the patient is reminded, then re-time their pending reminders."""
-    errors: dict[str, list[str]] = {}
-    leads = sorted({int(d) for d in lead_days}, reverse=True)
-    phone = (phone or "").strip()
+def _add(errors: dict[str, list[str]], field: str, message: str) -> None:
+    errors.setdefault(field, []).append(message)
+
+
+def _check_channel_and_leads(errors: dict[str, list[str]], channel: str, leads: list[int]) -> None:
     if channel not in Patient.Channel.values:
-        errors.setdefault("channel", []).append(_("Choose email, text message or no reminders."))
+        _add(errors, "channel", _("Choose email, text message or no reminders."))
     if channel != Patient.Channel.NONE and not leads:
-        errors.setdefault("lead_days", []).append(
-            _("Choose at least one time to be reminded, or choose “No reminders”.")
-        )
+        _add(errors, "lead_days", _("Choose at least one time to be reminded, or choose “No reminders”."))
     if any(d not in LEAD_TIME_CHOICES for d in leads):
-        errors.setdefault("lead_days", []).append(_("Choose lead times among 14, 7, 2 and 1 days."))
+        _add(errors, "lead_days", _("Choose lead times among 14, 7, 2 and 1 days."))
+
+
+def _check_contact(errors: dict[str, list[str]], patient: Patient, channel: str, phone: str) -> None:
     if phone and (not _PHONE.match(phone) or not 7 <= _digits(phone) <= 15):
-        errors.setdefault("phone", []).append(
-            _("Enter a mobile number with its country code, for example +44 7700 900123.")
-        )
+        _add(errors, "phone", _("Enter a mobile number with its country code, for example +44 7700 900123."))
     if channel == Patient.Channel.SMS and not phone:
-        errors.setdefault("phone", []).append(
-            _("To get text messages, add your mobile number, or choose email reminders.")
-        )
+        _add(errors, "phone", _("To get text messages, add your mobile number, or choose email reminders."))
     if channel == Patient.Channel.EMAIL and not patient.email:
-        errors.setdefault("channel", []).append(
-            _("We have no email address for you. Ask your care team to add it, or choose text messages.")
+        _add(
+            errors,
+            "channel",
+            _("We have no email address for you. Ask your care team to add it, or choose text messages."),
         )
+
+
+def _check_time_zone(errors: dict[str, list[str]], time_zone: str) -> None:
     try:
         validate_time_zone(time_zone)
     except ValidationError as exc:
         errors.setdefault("time_zone", []).extend(exc.messages)
 
-    prefs = preferences_for(patient)
-    if leads or channel != Patient.Channel.NONE:
-        prefs.lead_days = leads
-    # else: with reminders off and no lead time ticked, the earlier choice is kept for later.
-    prefs.send_hour = send_hour
-    prefs.quiet_start = quiet_start
-    prefs.quiet_end = quiet_end
-    prefs.calendar_details = bool(calendar_details)
+
+def _merge_model_errors(errors: dict[str, list[str]], prefs: ReminderPreferences) -> None:
+    """Add the model's own validation messages, skipping those the service already gave."""
     try:
         prefs.full_clean(exclude=["patient"])
     except ValidationError as exc:
@@ -88,9 +82,12 @@ def preferences_update(  # noqa: C901 - to split (issue 13.4)
             for message in messages:
                 if message not in errors.get(name, []):
                     errors.setdefault(name, []).append(message)
-    if errors:
-        raise ValidationError(errors)
 
+
+def _save_preferences(
+    *, patient: Patient, actor: User, prefs: ReminderPreferences, channel: str, time_zone: str, phone: str
+) -> None:
+    """Store the choice on the (locked) patient and their preferences, then re-time reminders."""
     with transaction.atomic():
         locked = Patient.objects.select_for_update().get(pk=patient.pk)
         locked.reminder_channel = channel
@@ -102,6 +99,35 @@ def preferences_update(  # noqa: C901 - to split (issue 13.4)
         if locked.user_id and actor.pk == locked.user_id and actor.time_zone != time_zone:
             User.objects.filter(pk=actor.pk).update(time_zone=time_zone)
         reminders_sync_patient(patient_id=locked.pk)
+
+
+def preferences_update(
+    *, patient: Patient, actor: User, channel: str, lead_days: Iterable[int], send_hour: int,
+    quiet_start: int | None, quiet_end: int | None, time_zone: str, calendar_details: bool, phone: str = "",
+) -> ReminderPreferences:  # fmt: skip
+    """Save how and when the patient is reminded, then re-time their pending reminders."""
+    errors: dict[str, list[str]] = {}
+    leads = sorted({int(d) for d in lead_days}, reverse=True)
+    phone = (phone or "").strip()
+    _check_channel_and_leads(errors, channel, leads)
+    _check_contact(errors, patient, channel, phone)
+    _check_time_zone(errors, time_zone)
+
+    prefs = preferences_for(patient)
+    if leads or channel != Patient.Channel.NONE:
+        prefs.lead_days = leads
+    # else: with reminders off and no lead time ticked, the earlier choice is kept for later.
+    prefs.send_hour = send_hour
+    prefs.quiet_start = quiet_start
+    prefs.quiet_end = quiet_end
+    prefs.calendar_details = bool(calendar_details)
+    _merge_model_errors(errors, prefs)
+    if errors:
+        raise ValidationError(errors)
+
+    _save_preferences(
+        patient=patient, actor=actor, prefs=prefs, channel=channel, time_zone=time_zone, phone=phone
+    )
     patient.reminder_channel, patient.time_zone, patient.phone = channel, time_zone, phone
     logger.info("reminder preferences of patient %s updated", patient.pk)
     return prefs

@@ -197,32 +197,142 @@ def flag_for(value: Decimal, low: Decimal | None, high: Decimal | None) -> str:
     return "normal"
 
 
-def judge(slot: Slot, entry: Entry, *, position: int = 0) -> Judged | None:  # noqa: C901 - to split (issue 13.4)
+def _fail(errors: dict[str, list[str]], slot: Slot, name: str, message: str) -> None:
+    errors.setdefault(field_name(slot.key, name), []).append(message)
+
+
+def _check_not_measured(errors: dict[str, list[str]], slot: Slot, value: Decimal | None) -> None:
+    if value is not None:
+        _fail(
+            errors,
+            slot,
+            "value",
+            _(
+                "%(name)s is marked as not measured: clear the value, or say whether it was "
+                "normal or abnormal."
+            )
+            % {"name": slot.short_name},
+        )
+
+
+def _accepted_unit(
+    errors: dict[str, list[str]], slot: Slot, value: Decimal, unit: str
+) -> tuple[str, Decimal]:
+    """The unit to store and its factor to the analyte's canonical unit (1 when unknown);
+    checks the unit and, for a known analyte, the value in that unit."""
+    canonical_factor = Decimal(1)
+    if not unit:
+        _fail(errors, slot, "unit", _("%(name)s: choose the unit of the value.") % {"name": slot.short_name})
+    elif slot.analyte is not None:
+        try:
+            slot.analyte.check(value, unit)
+            accepted = slot.analyte.unit(unit)
+            unit, canonical_factor = accepted.display, accepted.factor
+        except InvalidResult as exc:
+            _fail(errors, slot, "unit" if isinstance(exc, UnknownUnit) else "value", str(exc))
+    elif unit not in slot.units:
+        _fail(
+            errors,
+            slot,
+            "unit",
+            _("%(name)s: %(unit)s is not a unit this result can be recorded in.")
+            % {"name": slot.short_name, "unit": unit},
+        )
+    return unit, canonical_factor
+
+
+def _check_value_bounds(errors: dict[str, list[str]], slot: Slot, value: Decimal) -> None:
+    """A finite, non-negative value of sensible size and precision (unless already in error)."""
+    if field_name(slot.key, "value") in errors:
+        return
+    if not value.is_finite() or value < 0:
+        _fail(errors, slot, "value", _("%(name)s: a result cannot be negative.") % {"name": slot.short_name})
+    elif value > MAX_VALUE:
+        _fail(
+            errors,
+            slot,
+            "value",
+            _("%(name)s: the value is too large to be a result.") % {"name": slot.short_name},
+        )
+    elif _decimals(value) > 6:
+        _fail(
+            errors,
+            slot,
+            "value",
+            _("%(name)s: give the value with at most 6 decimals.") % {"name": slot.short_name},
+        )
+
+
+def _check_reference_range(
+    errors: dict[str, list[str]], slot: Slot, value: Decimal | None, low: Decimal | None, high: Decimal | None
+) -> None:
+    """The laboratory's limits: each a sensible number, low <= high, and a value to apply to."""
+    for name, limit in (("reference_low", low), ("reference_high", high)):
+        if limit is not None and (not limit.is_finite() or limit < 0 or limit > MAX_VALUE):
+            _fail(errors, slot, name, _("A reference limit must be a number from 0 upwards."))
+        elif limit is not None and _decimals(limit) > 6:
+            _fail(errors, slot, name, _("Give the limit with at most 6 decimals."))
+    if low is not None and high is not None and low > high:
+        _fail(errors, slot, "reference_high", _("The upper limit of the range is below its lower limit."))
+    if (low is not None or high is not None) and value is None:
+        _fail(
+            errors,
+            slot,
+            "value",
+            _("%(name)s: a reference range needs the value it applies to.") % {"name": slot.short_name},
+        )
+
+
+def _reference_used(
+    slot: Slot, value: Decimal | None, low: Decimal | None, high: Decimal | None, canonical_factor: Decimal
+) -> tuple[Decimal | None, Decimal | None, str]:
+    """(low, high, source): the laboratory's range when given, else the protocol's in the
+    value's unit, else none."""
+    if low is not None or high is not None:
+        return low, high, LAB
+    if value is not None and slot.analyte is not None and slot.analyte.reference is not None:
+        limits = slot.analyte.reference.range
+        return _in_unit(limits.low, canonical_factor), _in_unit(limits.high, canonical_factor), PROTOCOL
+    return low, high, ""
+
+
+def _assessment_for(
+    errors: dict[str, list[str]], slot: Slot, assessment: str, flag: str, value: Decimal | None, unit: str
+) -> str:
+    """The assessment given, else the one the flag implies; raise when there is neither."""
+    if assessment:
+        return assessment
+    if not flag:
+        _fail(
+            errors,
+            slot,
+            "assessment",
+            _(
+                "%(name)s: there is no reference range to judge %(value)s %(unit)s against: "
+                "say whether it is normal or abnormal, or enter the laboratory's range."
+            )
+            % {"name": slot.short_name, "value": format_value(value), "unit": unit},
+        )
+        raise EntryErrors(errors)
+    return NORMAL if flag == "normal" else ABNORMAL
+
+
+def judge(slot: Slot, entry: Entry, *, position: int = 0) -> Judged | None:
     """The row to store for ``entry`` (None: not measured), or raise ``EntryErrors``."""
     errors: dict[str, list[str]] = {}
-
-    def fail(name: str, message: str) -> None:
-        errors.setdefault(field_name(slot.key, name), []).append(message)
-
     value, unit, assessment = entry.value, entry.unit.strip(), entry.assessment
     low, high = entry.reference_low, entry.reference_high
     if assessment not in ("", *ASSESSMENTS):
-        fail("assessment", _("Choose normal, abnormal or not measured."))
+        _fail(errors, slot, "assessment", _("Choose normal, abnormal or not measured."))
     if assessment == NOT_MEASURED:
-        if value is not None:
-            fail(
-                "value",
-                _(
-                    "%(name)s is marked as not measured: clear the value, or say whether it was "
-                    "normal or abnormal."
-                )
-                % {"name": slot.short_name},
-            )
+        _check_not_measured(errors, slot, value)
         if errors:
             raise EntryErrors(errors)
         return None
     if value is None and not assessment:
-        fail(
+        _fail(
+            errors,
+            slot,
             "assessment",
             _("%(name)s: enter the value, say whether it was normal or abnormal, or mark it as not measured.")
             % {"name": slot.short_name},
@@ -231,64 +341,15 @@ def judge(slot: Slot, entry: Entry, *, position: int = 0) -> Judged | None:  # n
 
     canonical_factor = Decimal(1)
     if value is not None:
-        if not unit:
-            fail("unit", _("%(name)s: choose the unit of the value.") % {"name": slot.short_name})
-        elif slot.analyte is not None:
-            try:
-                slot.analyte.check(value, unit)
-                accepted = slot.analyte.unit(unit)
-                unit, canonical_factor = accepted.display, accepted.factor
-            except InvalidResult as exc:
-                fail("unit" if isinstance(exc, UnknownUnit) else "value", str(exc))
-        elif unit not in slot.units:
-            fail(
-                "unit",
-                _("%(name)s: %(unit)s is not a unit this result can be recorded in.")
-                % {"name": slot.short_name, "unit": unit},
-            )
-        if field_name(slot.key, "value") in errors:
-            pass
-        elif not value.is_finite() or value < 0:
-            fail("value", _("%(name)s: a result cannot be negative.") % {"name": slot.short_name})
-        elif value > MAX_VALUE:
-            fail("value", _("%(name)s: the value is too large to be a result.") % {"name": slot.short_name})
-        elif _decimals(value) > 6:
-            fail("value", _("%(name)s: give the value with at most 6 decimals.") % {"name": slot.short_name})
-    for name, limit in (("reference_low", low), ("reference_high", high)):
-        if limit is not None and (not limit.is_finite() or limit < 0 or limit > MAX_VALUE):
-            fail(name, _("A reference limit must be a number from 0 upwards."))
-        elif limit is not None and _decimals(limit) > 6:
-            fail(name, _("Give the limit with at most 6 decimals."))
-    if low is not None and high is not None and low > high:
-        fail("reference_high", _("The upper limit of the range is below its lower limit."))
-    if (low is not None or high is not None) and value is None:
-        fail(
-            "value",
-            _("%(name)s: a reference range needs the value it applies to.") % {"name": slot.short_name},
-        )
+        unit, canonical_factor = _accepted_unit(errors, slot, value, unit)
+        _check_value_bounds(errors, slot, value)
+    _check_reference_range(errors, slot, value, low, high)
     if errors:
         raise EntryErrors(errors)
 
-    source = ""
-    if low is not None or high is not None:
-        source = LAB
-    elif value is not None and slot.analyte is not None and slot.analyte.reference is not None:
-        limits = slot.analyte.reference.range
-        low, high = _in_unit(limits.low, canonical_factor), _in_unit(limits.high, canonical_factor)
-        source = PROTOCOL
+    low, high, source = _reference_used(slot, value, low, high, canonical_factor)
     flag = flag_for(value, low, high) if value is not None else ""
-    if not assessment:
-        if not flag:
-            fail(
-                "assessment",
-                _(
-                    "%(name)s: there is no reference range to judge %(value)s %(unit)s against: "
-                    "say whether it is normal or abnormal, or enter the laboratory's range."
-                )
-                % {"name": slot.short_name, "value": format_value(value), "unit": unit},
-            )
-            raise EntryErrors(errors)
-        assessment = NORMAL if flag == "normal" else ABNORMAL
+    assessment = _assessment_for(errors, slot, assessment, flag, value, unit)
     return Judged(
         key=slot.key,
         analyte_id=slot.analyte.id if slot.analyte else "",

@@ -259,7 +259,7 @@ def plan_proposals(
 # --- regeneration -----------------------------------------------------------------------
 
 
-def plan_regenerate(  # noqa: C901 - to split (issue 13.4)
+def plan_regenerate(
     *,
     patient: Patient,
     today: dt.date | None = None,
@@ -297,58 +297,18 @@ def plan_regenerate(  # noqa: C901 - to split (issue 13.4)
         )
         to_create: list[ScheduledEvent] = []
         to_update: list[ScheduledEvent] = []
-        seen: set[str] = set()
-        why = reason or "the plan was regenerated"
         for proposal in proposals:
-            seen.add(proposal.key)
             event = existing.get(proposal.key)
             if event is None:
                 to_create.append(_event_from(proposal, patient, case.episode, actor))
                 change.created.append(proposal.key)
-                continue
-            if event.status == ScheduledEvent.Status.CANCELLED and event.cancelled_by_plan:
-                _apply_proposal(event, proposal)
-                event.status = ScheduledEvent.Status.PLANNED
-                event.status_reason = ""
-                event.cancelled_by_plan = False
-                _touch(event, actor, calendar=True)
-                to_update.append(event)
-                change.revived.append(proposal.key)
-                continue
-            if event.status != ScheduledEvent.Status.PLANNED or event.hand_edited:
-                change.kept += 1
-                continue
-            changed = _apply_proposal(event, proposal)
-            if changed:
-                _touch(event, actor, calendar=bool(changed & _CALENDAR_FIELDS))
-                to_update.append(event)
-                change.updated.append(proposal.key)
             else:
-                change.kept += 1
-        for key, event in existing.items():
-            if key in seen:
-                continue
-            if event.status == ScheduledEvent.Status.PLANNED and not event.hand_edited:
-                event.status = ScheduledEvent.Status.CANCELLED
-                event.cancelled_by_plan = True
-                event.status_reason = f"No longer in the plan after {why}."[:300]
-                _touch(event, actor, calendar=True)
-                to_update.append(event)
-                change.cancelled.append(key)
-            else:
-                change.kept += 1
+                _merge_existing(event, proposal, actor, change, to_update)
+        seen = {proposal.key for proposal in proposals}
+        dropped = [(key, event) for key, event in existing.items() if key not in seen]
+        _cancel_dropped(dropped, reason or "the plan was regenerated", actor, change, to_update)
 
-        if to_create:
-            bulk_create_with_history(to_create, ScheduledEvent, batch_size=500, default_user=actor)
-        if to_update:
-            bulk_update_with_history(
-                to_update,
-                ScheduledEvent,
-                fields=[*_RULE_FIELDS, "status", "status_reason", "cancelled_by_plan", "sequence", "version",
-                        "changed_by", "updated_at"],
-                batch_size=500,
-                default_user=actor,
-            )  # fmt: skip
+        _save_events(to_create, to_update, actor)
         _reminders_sync([event.pk for event in to_update])
         horizon_end = case.remission_date + relativedelta(months=horizon)
         if case.plan_horizon != horizon_end:
@@ -356,6 +316,72 @@ def plan_regenerate(  # noqa: C901 - to split (issue 13.4)
         if change.changed:
             logger.info("plan regenerated for patient %s: %s", patient.pk, change.summary())
         return change
+
+
+def _merge_existing(
+    event: ScheduledEvent,
+    proposal: Proposal,
+    actor: User | None,
+    change: PlanChange,
+    to_update: list[ScheduledEvent],
+) -> None:
+    """Merge one proposal into its existing event: revive an event the plan cancelled, keep
+    recorded or hand-edited work, update a planned event whose rule fields changed."""
+    if event.status == ScheduledEvent.Status.CANCELLED and event.cancelled_by_plan:
+        _apply_proposal(event, proposal)
+        event.status = ScheduledEvent.Status.PLANNED
+        event.status_reason = ""
+        event.cancelled_by_plan = False
+        _touch(event, actor, calendar=True)
+        to_update.append(event)
+        change.revived.append(proposal.key)
+        return
+    if event.status != ScheduledEvent.Status.PLANNED or event.hand_edited:
+        change.kept += 1
+        return
+    changed = _apply_proposal(event, proposal)
+    if changed:
+        _touch(event, actor, calendar=bool(changed & _CALENDAR_FIELDS))
+        to_update.append(event)
+        change.updated.append(proposal.key)
+    else:
+        change.kept += 1
+
+
+def _cancel_dropped(
+    dropped: list[tuple[str, ScheduledEvent]],
+    why: str,
+    actor: User | None,
+    change: PlanChange,
+    to_update: list[ScheduledEvent],
+) -> None:
+    """Cancel the planned, untouched events no longer proposed; keep every other one."""
+    for key, event in dropped:
+        if event.status == ScheduledEvent.Status.PLANNED and not event.hand_edited:
+            event.status = ScheduledEvent.Status.CANCELLED
+            event.cancelled_by_plan = True
+            event.status_reason = f"No longer in the plan after {why}."[:300]
+            _touch(event, actor, calendar=True)
+            to_update.append(event)
+            change.cancelled.append(key)
+        else:
+            change.kept += 1
+
+
+def _save_events(
+    to_create: list[ScheduledEvent], to_update: list[ScheduledEvent], actor: User | None
+) -> None:
+    if to_create:
+        bulk_create_with_history(to_create, ScheduledEvent, batch_size=500, default_user=actor)
+    if to_update:
+        bulk_update_with_history(
+            to_update,
+            ScheduledEvent,
+            fields=[*_RULE_FIELDS, "status", "status_reason", "cancelled_by_plan", "sequence", "version",
+                    "changed_by", "updated_at"],
+            batch_size=500,
+            default_user=actor,
+        )  # fmt: skip
 
 
 def _reminders_sync(event_ids: list[int]) -> None:

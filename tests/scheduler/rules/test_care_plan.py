@@ -140,24 +140,23 @@ AMERICAN = re.compile(
 )
 
 
-def readable_texts():  # noqa: C901 - to split (issue 13.4)
-    for protocol in LIB:
-        yield protocol.slug, protocol.name
-        yield protocol.slug, protocol.description
-        yield protocol.slug, protocol.range_policy.note
-        for spec in protocol.facts.values():
-            yield protocol.slug, spec.label
-        for item in protocol.items:
-            yield item.id, item.title
-            yield item.id, item.explanation
-            for phase in item.phases:
-                yield item.id, phase.label
-        for nr in protocol.not_recommended:
-            yield protocol.slug, nr.title
-            yield protocol.slug, nr.reason
-    for analyte in LIB.analytes.values():
-        yield analyte.id, analyte.name
-        yield analyte.id, analyte.reference_note
+def protocol_texts(protocol):
+    yield protocol.slug, protocol.name
+    yield protocol.slug, protocol.description
+    yield protocol.slug, protocol.range_policy.note
+    for spec in protocol.facts.values():
+        yield protocol.slug, spec.label
+    for item in protocol.items:
+        yield item.id, item.title
+        yield item.id, item.explanation
+        for phase in item.phases:
+            yield item.id, phase.label
+    for nr in protocol.not_recommended:
+        yield protocol.slug, nr.title
+        yield protocol.slug, nr.reason
+
+
+def catalogue_texts():
     for exposure in CATALOGUE.exposures.values():
         yield exposure.id, exposure.label
     for symptom in CATALOGUE.symptoms.values():
@@ -170,6 +169,15 @@ def readable_texts():  # noqa: C901 - to split (issue 13.4)
     for recommendation in (*CATALOGUE.screening, *CATALOGUE.advice):
         yield recommendation.id, recommendation.title
         yield recommendation.id, recommendation.text
+
+
+def readable_texts():
+    for protocol in LIB:
+        yield from protocol_texts(protocol)
+    for analyte in LIB.analytes.values():
+        yield analyte.id, analyte.name
+        yield analyte.id, analyte.reference_note
+    yield from catalogue_texts()
 
 
 def test_texts_people_read_use_british_spelling():

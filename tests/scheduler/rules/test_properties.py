@@ -119,32 +119,28 @@ def test_moving_from_date_only_drops_earlier_occurrences(patient, offset_days):
     assert remaining == tuple(o for o in everything if o.due >= from_date)
 
 
-def reference_schedule(protocol: Protocol, facts: dict[str, str], remission: date, horizon: int) -> list:  # noqa: C901 - to split (issue 13.4)
-    """Occurrences computed on real dates: nominal dates, windows, then greedy trip alignment.
+def _at(remission: date, months: int, days: int = 0) -> date:
+    return remission + relativedelta(months=months) + timedelta(days=days)
 
-    Each item's next occurrence is one step after the month its previous one was finally due
-    in (after alignment), so items are expanded lazily, nominal date by nominal date.
-    """
-    end_policy = protocol.range_policy.end_for(facts)
 
-    def at(months: int, days: int = 0) -> date:
-        return remission + relativedelta(months=months) + timedelta(days=days)
+def _reference_window(item, gen: int, m: int, remission: date, end_policy) -> tuple[date, date]:
+    """The window of an occurrence nominally due in month ``m`` of phase ``gen``."""
+    interval = item.phases[gen].interval
+    step = interval.step(item.range_end or end_policy)
+    if interval.is_range:
+        lo, hi = _at(remission, m - (step - interval.low)), _at(remission, m + (interval.high - step))
+    elif step <= 2:
+        lo, hi = _at(remission, m, -7), _at(remission, m, 7)
+    elif step <= 6:
+        lo, hi = _at(remission, m, -14), _at(remission, m, 14)
+    else:
+        lo, hi = _at(remission, m - 1), _at(remission, m + 1)
+    return max(lo, remission), hi
 
-    def window(item, gen: int, m: int) -> tuple[date, date]:
-        interval = item.phases[gen].interval
-        step = interval.step(item.range_end or end_policy)
-        if interval.is_range:
-            lo, hi = at(m - (step - interval.low)), at(m + (interval.high - step))
-        elif step <= 2:
-            lo, hi = at(m, -7), at(m, 7)
-        elif step <= 6:
-            lo, hi = at(m, -14), at(m, 14)
-        else:
-            lo, hi = at(m - 1), at(m + 1)
-        return max(lo, remission), hi
 
-    items = [i for i in protocol.items if i.applies(facts)]
-    pending: dict[int, tuple[int, int, int]] = {}  # order -> (nominal month, number, phase index)
+def _first_pending(items, end_policy) -> dict[int, tuple[int, int, int]]:
+    """order -> (nominal month, number, phase index) of each item's first occurrence."""
+    pending: dict[int, tuple[int, int, int]] = {}
     for order, item in enumerate(items):
         phases = item.phases
         m = item.first_month
@@ -153,35 +149,54 @@ def reference_schedule(protocol: Protocol, facts: dict[str, str], remission: dat
         gen = next(i for i, p in enumerate(phases) if p.end_month is None or m <= p.end_month)
         if phases[-1].end_month is None or m <= phases[-1].end_month:
             pending[order] = (m, 1, gen)
+    return pending
 
+
+def _next_pending(item, number: int, month: int, trip_month: int, end_policy) -> tuple[int, int, int] | None:
+    """The item's next (nominal month, number, phase index), one step after its trip's month."""
+    phases = item.phases
+    following = [i for i, p in enumerate(phases) if p.start_month <= month < (p.end_month or month + 1)]
+    if (item.max_count and number >= item.max_count) or not following:
+        return None
+    nxt = trip_month + phases[following[0]].interval.step(item.range_end or end_policy)
+    if phases[-1].end_month is None or nxt <= phases[-1].end_month:
+        return (nxt, number + 1, following[0])
+    return None
+
+
+def reference_schedule(protocol: Protocol, facts: dict[str, str], remission: date, horizon: int) -> list:
+    """Occurrences computed on real dates: nominal dates, windows, then greedy trip alignment.
+
+    Each item's next occurrence is one step after the month its previous one was finally due
+    in (after alignment), so items are expanded lazily, nominal date by nominal date.
+    """
+    end_policy = protocol.range_policy.end_for(facts)
+    items = [i for i in protocol.items if i.applies(facts)]
+    pending = _first_pending(items, end_policy)
     trips: list[tuple[date, int, set[str]]] = []  # (date, month offset, item ids on the trip)
     out = []
     while pending and min(m for m, _, _ in pending.values()) <= horizon + 13:
         month = min(m for m, _, _ in pending.values())
         group = sorted((order, n, gen) for order, (m, n, gen) in pending.items() if m == month)
-        windows = [window(items[order], gen, month) for order, _, gen in group]
+        windows = [
+            _reference_window(items[order], gen, month, remission, end_policy) for order, _, gen in group
+        ]
         joins = [
             next((t for t in reversed(trips) if lo <= t[0] <= hi and items[order].id not in t[2]), None)
             for (order, _, _), (lo, hi) in zip(group, windows, strict=True)
         ]
         if None in joins:
-            trips.append((at(month), month, {items[order].id for order, _, _ in group}))
+            trips.append((_at(remission, month), month, {items[order].id for order, _, _ in group}))
             joins = [trips[-1]] * len(group)
         for (order, number, _), (lo, hi), trip in zip(group, windows, joins, strict=True):
             item = items[order]
             trip[2].add(item.id)
-            if trip[0] <= at(horizon):
-                out.append((trip[0], f"{item.id}#{number}", at(month), lo, hi))
+            if trip[0] <= _at(remission, horizon):
+                out.append((trip[0], f"{item.id}#{number}", _at(remission, month), lo, hi))
             del pending[order]
-            phases = item.phases
-            following = [
-                i for i, p in enumerate(phases) if p.start_month <= month < (p.end_month or month + 1)
-            ]
-            if (item.max_count and number >= item.max_count) or not following:
-                continue
-            nxt = trip[1] + phases[following[0]].interval.step(item.range_end or end_policy)
-            if phases[-1].end_month is None or nxt <= phases[-1].end_month:
-                pending[order] = (nxt, number + 1, following[0])
+            following = _next_pending(item, number, month, trip[1], end_policy)
+            if following is not None:
+                pending[order] = following
     return sorted(out)
 
 
