@@ -97,8 +97,9 @@ def _drop_database(admin_url: str) -> None:
 
 
 SEED_SQL = """
-INSERT INTO survivorship_organisation (name, slug) VALUES ('Bench hospital', 'bench');
-INSERT INTO survivorship_careteam (organisation_id, name) VALUES (1, 'Bench team');
+INSERT INTO survivorship_organisation (name, slug, share_results_by_default) VALUES ('Bench hospital', 'bench', false);
+INSERT INTO survivorship_careteam (organisation_id, name, phone, opening_hours, out_of_hours_phone, address)
+VALUES (1, 'Bench team', '+44 20 7946 0100', 'Monday to Friday, 9 am to 5 pm', '', 'Bench Road (demo)');
 INSERT INTO survivorship_patient (organisation_id, care_team_id, display_name, date_of_birth, mrn, time_zone,
     email, phone, reminder_channel, created_at, updated_at)
 SELECT 1, 1, 'Bench patient ' || g, DATE '1960-01-01', 'B-' || g,
@@ -115,11 +116,11 @@ SELECT id, '[14, 7, 1]', 8, false, now() FROM survivorship_patient WHERE id % 3 
 INSERT INTO scheduler_scheduledevent (patient_id, episode, key, origin, item_id, kind, title, explanation,
     due_date, window_start, window_end, phase_label, source, protocol_version, status, status_reason,
     cancelled_by_plan, hand_edited, location, result_text, result_flag, result_shared, notes,
-    sequence, version, created_at, updated_at)
+    sequence, version, created_at, updated_at, missed)
 SELECT 1 + g % %(patients)s, 1, 'visit#' || g, 'rules', 'visit', 'visit', 'Check-up visit', '',
     d, d - 14, d + 14, '', '', '2026.1',
     CASE WHEN d < CURRENT_DATE - 30 THEN 'completed' ELSE 'planned' END, '', false, false, '', '', '', false, '',
-    0, 1, now() - interval '400 days', now() - interval '400 days'
+    0, 1, now() - interval '400 days', now() - interval '400 days', false
 FROM (SELECT g, CURRENT_DATE - 1825 + ((g::bigint * 7919) % 3650)::int AS d FROM generate_series(1, %(events)s) g) s;
 """
 
@@ -171,11 +172,11 @@ def _seed_deliveries(n: int, batch: int) -> None:
             INSERT INTO scheduler_scheduledevent (patient_id, episode, key, origin, item_id, kind, title, explanation,
                 due_date, window_start, window_end, phase_label, source, protocol_version, status, status_reason,
                 cancelled_by_plan, hand_edited, location, result_text, result_flag, result_shared,
-                notes, sequence, version, created_at, updated_at)
+                notes, sequence, version, created_at, updated_at, missed)
             SELECT p.id, 1, 'delivery' || %s || '#' || g, 'rules', 'visit', 'visit', 'Check-up visit', '',
                 (now() AT TIME ZONE 'UTC')::date + 1, (now() AT TIME ZONE 'UTC')::date + 1,
                 (now() AT TIME ZONE 'UTC')::date + 1, '', '', '2026.1', 'planned', '', false, false, '', '', '',
-                false, '', 0, 1, now(), now()
+                false, '', 0, 1, now(), now(), false
             FROM generate_series(1, %s) g
             JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM survivorship_patient
                   WHERE mrn LIKE 'D-%%') p ON p.k = g %% 100
