@@ -81,11 +81,17 @@ def render_pdf(fragment: str, *, clinical: bool, paper: str = "a4") -> bytes:
     return HTML(string=page, url_fetcher=_refuse, base_url=None).write_pdf(stylesheets=stylesheets)
 
 
+@cache
+def _weasyprint_version() -> str:
+    """Read once: ``importlib.metadata`` scans the installed distributions on every call."""
+    return package_version("weasyprint")
+
+
 def pdf_cache_key(fragment: str, *, clinical: bool, paper: str) -> str:
     """The cache key of a PDF: a digest of every input that shapes its bytes."""
     digest = hashlib.sha256()
     for part in (
-        package_version("weasyprint"),
+        _weasyprint_version(),
         _print_css(),
         _page_css(paper),
         "clinical" if clinical else "patient",
