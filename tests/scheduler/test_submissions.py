@@ -26,7 +26,7 @@ from scheduler.nurse.views.patient import PANELS
 from scheduler.patient import services as patient_services
 from scheduler.submissions import FIELD, SUBMISSION_KEEP
 from survivorship.models import CancerCase
-from tests.factories import CareTeamFactory, NurseFactory, UserFactory
+from tests.factories import CareTeamFactory, UserFactory
 from tests.scheduler.careplan.support import NOW, TODAY, enrol
 from tests.scheduler.forms_support import form_data, form_posting_to, forms_of
 
@@ -41,11 +41,6 @@ def frozen(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def nurse():
-    return NurseFactory(time_zone="Europe/London")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from django.urls import reverse
 from scheduler.models import Reminder, ScheduledEvent
 from scheduler.plans import services
 from survivorship.models import CancerCase
-from tests.factories import CareTeamFactory, NurseFactory, PatientFactory
+from tests.factories import CareTeamFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -70,11 +70,6 @@ def frozen(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def nurse():
-    return NurseFactory(time_zone="Europe/London")
 
 
 def _patient(nurse, zone: str):

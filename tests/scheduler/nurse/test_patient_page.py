@@ -33,16 +33,6 @@ def frozen(settings):
 
 
 @pytest.fixture
-def nurse():
-    return NurseFactory(time_zone="Europe/London")
-
-
-@pytest.fixture
-def team(nurse):
-    return CareTeamFactory(nurses=[nurse])
-
-
-@pytest.fixture
 def veteran(team, nurse):
     """Colorectal, stage III, 7.5 years after remission, history closed like a clinic's."""
     return long_history_patient(team=team, nurse=nurse, today=TODAY, years=7.5)

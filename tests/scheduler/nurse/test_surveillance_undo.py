@@ -32,16 +32,6 @@ def frozen(settings):
 
 
 @pytest.fixture
-def nurse():
-    return NurseFactory(time_zone="Europe/London")
-
-
-@pytest.fixture
-def team(nurse):
-    return CareTeamFactory(nurses=[nurse])
-
-
-@pytest.fixture
 def patient(team, nurse):
     patient = Patient(
         care_team=team,

@@ -24,7 +24,6 @@ from tests.factories import (
     AdministratorFactory,
     CancerCaseFactory,
     CareTeamFactory,
-    NurseFactory,
     PatientFactory,
 )
 
@@ -40,11 +39,6 @@ def frozen(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def nurse():
-    return NurseFactory(time_zone="Europe/London")
 
 
 @pytest.fixture
