@@ -552,6 +552,66 @@ def import_apply_row(*, row: Row, organisation: Organisation, actor: User | None
         return UPDATED
 
 
+IMPORT_ERRORS = (ValidationError, services.PlanError, RulesError, IntegrityError)
+
+
+def import_apply_rows(
+    *, rows: Sequence[Row], organisation: Organisation, actor: User | None
+) -> list[tuple[Row, str | Problem]]:
+    """Import a batch of rows: (row, created / updated / unchanged, or the Problem that
+    refused it). New patients are enrolled together (``patients_enrol``: one transaction,
+    a few queries for the batch); patients already there are compared first and updated
+    one by one. A refused or clashing row never takes the others with it, and a patient is
+    never half-enrolled."""
+    existing = {
+        patient.mrn: patient
+        for patient in Patient.objects.filter(organisation=organisation, mrn__in=[row.mrn for row in rows])
+        .select_related("cancer_case", "care_team")
+        .order_by()
+    }
+    outcomes: dict[int, str | Problem] = {}
+    new: list[Row] = []
+    for row in rows:
+        patient = existing.get(row.mrn)
+        if patient is None:
+            new.append(row)
+        elif not _differs(patient, row):
+            outcomes[row.number] = UNCHANGED
+        else:
+            outcomes[row.number] = _apply_one(row, organisation, actor)
+    while new:
+        enrolments = [
+            (
+                Patient(organisation=organisation, mrn=row.mrn, **row.patient_details()),
+                CancerCase(**row.case_values()),
+            )
+            for row in new
+        ]
+        try:
+            services.patients_enrol(enrolments=enrolments, actor=actor)
+        except services.EnrolmentRefused as exc:
+            refused = new.pop(exc.index)
+            column, reason = describe_failure(exc.error)
+            outcomes[refused.number] = Problem(refused.number, column, reason, refused.mrn)
+            continue
+        except IMPORT_ERRORS:  # e.g. a nurse enrolled one of them meanwhile: one by one, then
+            for row in new:
+                outcomes[row.number] = _apply_one(row, organisation, actor)
+            break
+        for row in new:
+            outcomes[row.number] = CREATED
+        break
+    return [(row, outcomes[row.number]) for row in rows]
+
+
+def _apply_one(row: Row, organisation: Organisation, actor: User | None) -> str | Problem:
+    try:
+        return import_apply_row(row=row, organisation=organisation, actor=actor)
+    except IMPORT_ERRORS as exc:
+        column, reason = describe_failure(exc)
+        return Problem(row.number, column, reason, row.mrn)
+
+
 def describe_failure(exc: Exception) -> tuple[str, str]:
     """(column, reason) for an error a service raised while importing a row."""
     if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):

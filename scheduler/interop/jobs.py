@@ -6,18 +6,16 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
-from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
 from scheduler.interop import imports
 from scheduler.models import ImportJob
-from scheduler.plans.services import PlanError
-from scheduler.rules import RulesError
 from survivorship.models import CareTeam, Organisation, User
 
 MAX_PROBLEMS_KEPT = 5000
-SAVE_EVERY = 25
+# Rows imported together (new patients in one transaction) and between two progress updates.
+BATCH = 50
 
 
 def import_job_preview(
@@ -81,31 +79,26 @@ def import_job_run(*, job_id: int, budget: float = 40.0, max_rows: int | None = 
         _finish(job, ImportJob.Status.FAILED, [imports.Problem(0, "", str(exc))])
         return "done"
     started = time.monotonic()
-    counts = {imports.CREATED: 0, imports.UPDATED: 0, imports.UNCHANGED: 0}
-    problems: list[imports.Problem] = []
-    done = 0
     position = job.processed
-    for row in rows[position:]:
-        try:
-            counts[
-                imports.import_apply_row(row=row, organisation=job.organisation, actor=job.created_by)
-            ] += 1
-        except (imports.ValidationError, PlanError, RulesError, IntegrityError) as exc:
-            column, reason = imports.describe_failure(exc)
-            problems.append(imports.Problem(row.number, column, reason, row.mrn))
-        done += 1
-        if done % SAVE_EVERY == 0:
-            _progress(job, done, counts, problems)
-            done, problems = 0, []
-            counts = dict.fromkeys(counts, 0)
-        position += 1
+    while position < len(rows):
+        size = BATCH if max_rows is None else min(BATCH, job.processed + max_rows - position)
+        batch = rows[position : position + size]
+        counts = {imports.CREATED: 0, imports.UPDATED: 0, imports.UNCHANGED: 0}
+        problems: list[imports.Problem] = []
+        for _, outcome in imports.import_apply_rows(
+            rows=batch, organisation=job.organisation, actor=job.created_by
+        ):
+            if isinstance(outcome, imports.Problem):
+                problems.append(outcome)
+            else:
+                counts[outcome] += 1
+        _progress(job, len(batch), counts, problems)
+        position += len(batch)
         out_of_time = time.monotonic() - started > budget
         if position < len(rows) and (
             out_of_time or (max_rows is not None and position - job.processed >= max_rows)
         ):
-            _progress(job, done, counts, problems)
             return "more"
-    _progress(job, done, counts, problems)
     _finish(job, ImportJob.Status.DONE, [])
     return "done"
 

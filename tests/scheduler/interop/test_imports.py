@@ -185,15 +185,17 @@ def test_an_oversized_file_is_refused_before_it_is_read(nurse, monkeypatch):
 
 
 def test_a_failing_patient_is_rolled_back_alone_and_reported(nurse, monkeypatch):
-    job, _, _ = _preview(nurse, SAMPLE.read_bytes())
-    real = services.plan_regenerate
+    job, preview, _ = _preview(nurse, SAMPLE.read_bytes())
+    third = next(row for row in preview.rows if row.mrn == "SAMPLE-0003")
+    assert [row.remission_date for row in preview.rows].count(third.remission_date) == 1
+    real = services.plan_proposals
 
-    def failing(*, patient, **kwargs):
-        if patient.mrn == "SAMPLE-0003":
+    def failing(*, remission_date, **kwargs):
+        if remission_date == third.remission_date:
             raise services.PlanError("the plan could not be made (test)")
-        return real(patient=patient, **kwargs)
+        return real(remission_date=remission_date, **kwargs)
 
-    monkeypatch.setattr(services, "plan_regenerate", failing)
+    monkeypatch.setattr(services, "plan_proposals", failing)
     job = _run(job)
     assert job.created_count == 4 and job.refused_count == 1
     assert not Patient.objects.filter(mrn="SAMPLE-0003").exists()
