@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from itertools import islice
 
 from django.db.models import F
 from django.utils import timezone
@@ -74,15 +75,13 @@ def import_job_run(*, job_id: int, budget: float = 40.0, max_rows: int | None = 
         ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now())
     context = imports.Context.for_user(job.created_by, job.organisation, job.default_care_team)
     try:
-        rows, _ = imports.checked_rows(imports.records_of(job.content, job.format), context)
+        rows = imports.rows_to_import(job.content, job.format, context, after=job.resume_after)
     except imports.FileError as exc:
         _finish(job, ImportJob.Status.FAILED, [imports.Problem(0, "", str(exc))])
         return "done"
     started = time.monotonic()
-    position = job.processed
-    while position < len(rows):
-        size = BATCH if max_rows is None else min(BATCH, job.processed + max_rows - position)
-        batch = rows[position : position + size]
+    imported = 0
+    while batch := list(islice(rows, BATCH if max_rows is None else min(BATCH, max_rows - imported))):
         counts = {imports.CREATED: 0, imports.UPDATED: 0, imports.UNCHANGED: 0}
         problems: list[imports.Problem] = []
         for _, outcome in imports.import_apply_rows(
@@ -92,21 +91,22 @@ def import_job_run(*, job_id: int, budget: float = 40.0, max_rows: int | None = 
                 problems.append(outcome)
             else:
                 counts[outcome] += 1
-        _progress(job, len(batch), counts, problems)
-        position += len(batch)
+        _progress(job, batch[-1].number, len(batch), counts, problems)
+        imported += len(batch)
         out_of_time = time.monotonic() - started > budget
-        if position < len(rows) and (
-            out_of_time or (max_rows is not None and position - job.processed >= max_rows)
-        ):
-            return "more"
+        if out_of_time or (max_rows is not None and imported >= max_rows):
+            following = next(rows, None)
+            if following is not None:
+                return "more"
     _finish(job, ImportJob.Status.DONE, [])
     return "done"
 
 
-def _progress(job: ImportJob, done: int, counts: dict[str, int], problems: list[imports.Problem]) -> None:
-    if not (done or problems):
-        return
+def _progress(
+    job: ImportJob, last: int, done: int, counts: dict[str, int], problems: list[imports.Problem]
+) -> None:
     update = {
+        "resume_after": last,
         "processed": F("processed") + done,
         "created_count": F("created_count") + counts[imports.CREATED],
         "updated_count": F("updated_count") + counts[imports.UPDATED],
