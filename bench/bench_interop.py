@@ -50,6 +50,18 @@ def _drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _backend_cpu(connection) -> float:
+    """CPU seconds used so far by this connection's PostgreSQL backend (same machine)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -133,17 +145,18 @@ def main() -> None:
     jobs.import_job_confirm(job=job)
 
     fifth = max(1, args.patients // 5)
-    start = time.perf_counter()
+    from django.db import connection
+
+    start, cpu, db_cpu = time.perf_counter(), time.process_time(), _backend_cpu(connection)
     peaks = []
     while jobs.import_job_run(job_id=job.pk, budget=1e9, max_rows=fifth) == "more":
         peaks.append(_peak_mb())
     import_s = time.perf_counter() - start
+    import_cpu, import_db_cpu = time.process_time() - cpu, _backend_cpu(connection) - db_cpu
     peaks.append(_peak_mb())
     job.refresh_from_db()
     assert job.status == ImportJob.Status.DONE and job.created_count == args.patients, job
     n_events = ScheduledEvent.objects.count()
-
-    from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
@@ -167,6 +180,10 @@ def main() -> None:
     print(f"  preview (parse and check every row): {preview_s:.1f} s")
     verdict = "meets" if rate >= 200 else "MISSES"
     print(f"  import with plans: {import_s:.1f} s = {rate:.0f} patients/s ({verdict} the 200/s target)")
+    print(
+        f"  import CPU: {import_cpu:.1f} s in Python ({import_cpu / args.patients * 1000:.1f} ms a patient), "
+        f"{import_db_cpu:.1f} s in PostgreSQL ({import_db_cpu / args.patients * 1000:.1f} ms a patient)"
+    )
     print(f"  peak RSS after each fifth of the import (MB): {', '.join(f'{p:.0f}' for p in peaks)}")
     verdict = "meets" if export_rate >= 2000 else "MISSES"
     print(

@@ -45,7 +45,7 @@ from scheduler.models import (
     ScheduledEvent,
     SurveillanceChange,
 )
-from scheduler.plans import markers
+from scheduler.plans import bulkcopy, markers
 from scheduler.reminders.service import reminders_sync
 from survivorship.models import CancerCase, Patient, User
 from survivorship.timezones import wall_clock_exists
@@ -562,7 +562,7 @@ def patients_enrol(
     changes = []
     with transaction.atomic(), _audited(actor):
         patients = [patient for patient, _ in enrolments]
-        bulk_create_with_history(patients, Patient, batch_size=500, default_user=actor)
+        bulkcopy.create_with_history(patients, Patient, user=actor)
         events: list[ScheduledEvent] = []
         for patient, case in enrolments:
             case.patient = patient
@@ -581,10 +581,8 @@ def patients_enrol(
             )
             events += [_event_from(proposal, patient, case.episode, actor) for proposal in proposals]
             changes.append(PlanChange(created=[proposal.key for proposal in proposals]))
-        bulk_create_with_history(
-            [case for _, case in enrolments], CancerCase, batch_size=500, default_user=actor
-        )
-        bulk_create_with_history(events, ScheduledEvent, batch_size=1000, default_user=actor)
+        bulkcopy.create_with_history([case for _, case in enrolments], CancerCase, user=actor)
+        bulkcopy.create_with_history(events, ScheduledEvent, user=actor)
     logger.info("%d patients enrolled with %d planned events", len(enrolments), len(events))
     return changes
 
