@@ -1,13 +1,15 @@
-"""Many new rows and their history at once, by PostgreSQL's COPY (bulk enrolment).
+"""Many new rows and their history at once (bulk enrolment): COPY on PostgreSQL.
 
 ``create_with_history(objs, model, user=...)`` saves what django-simple-history's
 ``bulk_create_with_history(objs, model, default_user=user)`` saves (the rows, their ids set
 on the objects, and one "+" history row each naming ``user``), and falls back to it on
-other databases. On PostgreSQL it reserves the ids from the table's sequence and streams
-the rows with psycopg's COPY: a 10,000-patient import writes about 180,000 rows, and
-Django's INSERT compiler spends most of an import's time preparing their values
-(bench/bench_interop.py). ``tests/scheduler/plans/test_bulk_enrolment.py`` checks, on both
-databases, that a batch saves exactly what enrolling one by one saves.
+other databases. A 10,000-patient import writes about 180,000 rows, and Django's INSERT
+compiler spent most of an import's time preparing their values (bench/bench_interop.py):
+on PostgreSQL the ids are reserved from the table's sequence and the rows streamed with
+psycopg's COPY; on SQLite one prepared INSERT runs for every row inside sqlite3.
+``tests/scheduler/plans/test_bulk_enrolment.py`` checks, on both databases, that a batch
+saves exactly what enrolling one by one saves. Table and column names come from the
+models; every value is a parameter.
 """
 
 from __future__ import annotations
@@ -34,25 +36,30 @@ def create_with_history(
     """Insert ``objs`` (new, unsaved) and their "+" history rows; sets each object's pk."""
     if not objs:
         return
-    if connection.vendor != "postgresql":
+    if connection.vendor not in _WRITERS:
         bulk_create_with_history(objs, model, batch_size=500, default_user=user)
         return
+    reserve_ids, write = _WRITERS[connection.vendor]
     now = timezone.now()
-    _reserve_ids(objs, model)
     fields = model._meta.concrete_fields
-    _copy(model, [[_value(field, obj, now) for field in fields] for obj in objs], fields)
+    if reserve_ids:
+        _reserve_ids(objs, model)
+    else:  # SQLite: each row's id comes back from its INSERT
+        fields = [field for field in fields if not field.primary_key]
+    write(model, [[_value(field, obj, now) for field in fields] for obj in objs], fields, objs)
     history = model.history.model  # type: ignore[attr-defined]
     tracked = history.tracked_fields
     extra = {"history_date": now, "history_change_reason": None, "history_type": "+",
-             "history_user_id": user.pk if user else None}  # fmt: skip
-    history_fields = [*tracked, *(history._meta.get_field(name) for name in extra)]
-    _copy(
+             "history_user": user.pk if user else None}  # fmt: skip
+    history_extra = [_prepared(history._meta.get_field(name), value) for name, value in extra.items()]
+    write(
         history,
         [
-            [*(_prepared(field, getattr(obj, field.attname)) for field in tracked), *extra.values()]
+            [*(_prepared(field, getattr(obj, field.attname)) for field in tracked), *history_extra]
             for obj in objs
         ],
-        history_fields,
+        [*tracked, *(history._meta.get_field(name) for name in extra)],
+        None,
     )
 
 
@@ -77,15 +84,46 @@ def _value(field: models.Field, obj: models.Model, now: Any) -> Any:
 
 
 def _prepared(field: models.Field, value: Any) -> Any:
-    if value is None or isinstance(field, _PLAIN):
+    if value is None or (connection.vendor == "postgresql" and isinstance(field, _PLAIN)):
         return value
     return field.get_db_prep_save(value, connection)
 
 
-def _copy(model: type[models.Model], rows: list[list[Any]], fields: Sequence[models.Field]) -> None:
+def _copy(
+    model: type[models.Model], rows: list[list[Any]], fields: Sequence[models.Field], objs: object
+) -> None:
     quote: Callable[[str], str] = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     statement = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
+
+
+def _insert_each(
+    model: type[models.Model],
+    rows: list[list[Any]],
+    fields: Sequence[models.Field],
+    objs: Sequence[models.Model] | None,
+) -> None:
+    """SQLite: one prepared INSERT, run in C for every row (sqlite3 caches the statement)."""
+    quote: Callable[[str], str] = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    marks = ", ".join("?" * len(fields))
+    statement = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    cursor = connection.connection.cursor()
+    try:
+        if objs is None:
+            cursor.executemany(statement, rows)
+            return
+        returning = f"{statement} RETURNING {quote(model._meta.pk.column)}"
+        for obj, row in zip(objs, rows, strict=True):
+            obj.pk = cursor.execute(returning, row).fetchone()[0]
+            obj._state.adding = False
+            obj._state.db = connection.alias
+    finally:
+        cursor.close()
+
+
+# vendor -> (ids reserved before writing, writer)
+_WRITERS = {"postgresql": (True, _copy), "sqlite": (False, _insert_each)}
