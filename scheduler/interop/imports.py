@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -463,36 +464,51 @@ def records_of(text: str, fmt: str) -> Iterator[tuple[int, dict[str, str]]]:
     return fhir_records(text) if fmt == "fhir" else csv_records(text)
 
 
+def _mrn(values: Mapping[str, str]) -> str:
+    return (values.get("mrn") or "").strip()
+
+
+def _duplicated_mrns(records: Iterable[tuple[int, dict[str, str]]]) -> set[str]:
+    counts = Counter(_mrn(values) for _, values in records)
+    return {mrn for mrn, count in counts.items() if mrn and count > 1}
+
+
 def checked_rows(
     records: Iterable[tuple[int, dict[str, str]]], context: Context
 ) -> tuple[list[Row], list[Problem]]:
     """Every record checked; MRNs that appear more than once are refused on every row."""
+    records = list(records)
+    duplicated = _duplicated_mrns(records)
     rows: list[Row] = []
     problems: list[Problem] = []
-    first_row: dict[str, int] = {}
-    duplicated: set[str] = set()
     for number, values in records:
         row, row_problems = check_row(number, values, context)
         problems += row_problems
-        mrn = (values.get("mrn") or "").strip()
-        if mrn:
-            if mrn in first_row:
-                duplicated.add(mrn)
-            else:
-                first_row[mrn] = number
-        if row is not None:
+        if row is None:
+            continue
+        if row.mrn in duplicated:
+            problems.append(
+                Problem(row.number, "mrn", f"The MRN {row.mrn} appears more than once in the file.", row.mrn)
+            )
+        else:
             rows.append(row)
-    if duplicated:
-        for row in rows:
-            if row.mrn in duplicated:
-                problems.append(
-                    Problem(
-                        row.number, "mrn", f"The MRN {row.mrn} appears more than once in the file.", row.mrn
-                    )
-                )
-        rows = [row for row in rows if row.mrn not in duplicated]
     problems.sort(key=lambda p: (p.row, p.column))
     return rows, problems
+
+
+def rows_to_import(text: str, fmt: str, context: Context, *, after: int = 0) -> Iterator[Row]:
+    """The rows ``checked_rows`` accepts, from the one after row number ``after`` on, checked
+    as they are taken (a resumed import does not check again what it already imported).
+    Raises FileError at once if the file cannot be read."""
+    records = list(records_of(text, fmt))
+    duplicated = _duplicated_mrns(records)
+    return (
+        row
+        for number, values in records
+        if number > after and _mrn(values) not in duplicated
+        for row in [check_row(number, values, context)[0]]
+        if row is not None
+    )
 
 
 def import_preview(*, text: str, fmt: str, context: Context) -> Preview:
@@ -550,6 +566,66 @@ def import_apply_row(*, row: Row, organisation: Organisation, actor: User | None
         elif any(getattr(case, k) != v for k, v in row.case_values().items()):
             services.case_update(case=case, actor=actor, **row.case_values())
         return UPDATED
+
+
+IMPORT_ERRORS = (ValidationError, services.PlanError, RulesError, IntegrityError)
+
+
+def import_apply_rows(
+    *, rows: Sequence[Row], organisation: Organisation, actor: User | None
+) -> list[tuple[Row, str | Problem]]:
+    """Import a batch of rows: (row, created / updated / unchanged, or the Problem that
+    refused it). New patients are enrolled together (``patients_enrol``: one transaction,
+    a few queries for the batch); patients already there are compared first and updated
+    one by one. A refused or clashing row never takes the others with it, and a patient is
+    never half-enrolled."""
+    existing = {
+        patient.mrn: patient
+        for patient in Patient.objects.filter(organisation=organisation, mrn__in=[row.mrn for row in rows])
+        .select_related("cancer_case", "care_team")
+        .order_by()
+    }
+    outcomes: dict[int, str | Problem] = {}
+    new: list[Row] = []
+    for row in rows:
+        patient = existing.get(row.mrn)
+        if patient is None:
+            new.append(row)
+        elif not _differs(patient, row):
+            outcomes[row.number] = UNCHANGED
+        else:
+            outcomes[row.number] = _apply_one(row, organisation, actor)
+    while new:
+        enrolments = [
+            (
+                Patient(organisation=organisation, mrn=row.mrn, **row.patient_details()),
+                CancerCase(**row.case_values()),
+            )
+            for row in new
+        ]
+        try:
+            services.patients_enrol(enrolments=enrolments, actor=actor)
+        except services.EnrolmentRefused as exc:
+            refused = new.pop(exc.index)
+            column, reason = describe_failure(exc.error)
+            outcomes[refused.number] = Problem(refused.number, column, reason, refused.mrn)
+            continue
+        except IMPORT_ERRORS:  # e.g. a nurse enrolled one of them meanwhile: one by one, then
+            for row in new:
+                outcomes[row.number] = _apply_one(row, organisation, actor)
+            break
+        for row in new:
+            outcomes[row.number] = CREATED
+        break
+    return [(row, outcomes[row.number]) for row in rows]
+
+
+def _apply_one(row: Row, organisation: Organisation, actor: User | None) -> str | Problem:
+    try:
+        return import_apply_row(row=row, organisation=organisation, actor=actor)
+    except IMPORT_ERRORS as exc:
+        column, reason = describe_failure(exc)
+        return Problem(row.number, column, reason, row.mrn)
 
 
 def describe_failure(exc: Exception) -> tuple[str, str]:

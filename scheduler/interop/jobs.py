@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from itertools import islice
 
-from django.db import IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
 from scheduler.interop import imports
 from scheduler.models import ImportJob
-from scheduler.plans.services import PlanError
-from scheduler.rules import RulesError
 from survivorship.models import CareTeam, Organisation, User
 
 MAX_PROBLEMS_KEPT = 5000
-SAVE_EVERY = 25
+# Rows imported together (new patients in one transaction) and between two progress updates.
+BATCH = 50
 
 
 def import_job_preview(
@@ -76,44 +75,38 @@ def import_job_run(*, job_id: int, budget: float = 40.0, max_rows: int | None = 
         ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now())
     context = imports.Context.for_user(job.created_by, job.organisation, job.default_care_team)
     try:
-        rows, _ = imports.checked_rows(imports.records_of(job.content, job.format), context)
+        rows = imports.rows_to_import(job.content, job.format, context, after=job.resume_after)
     except imports.FileError as exc:
         _finish(job, ImportJob.Status.FAILED, [imports.Problem(0, "", str(exc))])
         return "done"
     started = time.monotonic()
-    counts = {imports.CREATED: 0, imports.UPDATED: 0, imports.UNCHANGED: 0}
-    problems: list[imports.Problem] = []
-    done = 0
-    position = job.processed
-    for row in rows[position:]:
-        try:
-            counts[
-                imports.import_apply_row(row=row, organisation=job.organisation, actor=job.created_by)
-            ] += 1
-        except (imports.ValidationError, PlanError, RulesError, IntegrityError) as exc:
-            column, reason = imports.describe_failure(exc)
-            problems.append(imports.Problem(row.number, column, reason, row.mrn))
-        done += 1
-        if done % SAVE_EVERY == 0:
-            _progress(job, done, counts, problems)
-            done, problems = 0, []
-            counts = dict.fromkeys(counts, 0)
-        position += 1
-        out_of_time = time.monotonic() - started > budget
-        if position < len(rows) and (
-            out_of_time or (max_rows is not None and position - job.processed >= max_rows)
+    imported = 0
+    while batch := list(islice(rows, BATCH if max_rows is None else min(BATCH, max_rows - imported))):
+        counts = {imports.CREATED: 0, imports.UPDATED: 0, imports.UNCHANGED: 0}
+        problems: list[imports.Problem] = []
+        for _, outcome in imports.import_apply_rows(
+            rows=batch, organisation=job.organisation, actor=job.created_by
         ):
-            _progress(job, done, counts, problems)
-            return "more"
-    _progress(job, done, counts, problems)
+            if isinstance(outcome, imports.Problem):
+                problems.append(outcome)
+            else:
+                counts[outcome] += 1
+        _progress(job, batch[-1].number, len(batch), counts, problems)
+        imported += len(batch)
+        out_of_time = time.monotonic() - started > budget
+        if out_of_time or (max_rows is not None and imported >= max_rows):
+            following = next(rows, None)
+            if following is not None:
+                return "more"
     _finish(job, ImportJob.Status.DONE, [])
     return "done"
 
 
-def _progress(job: ImportJob, done: int, counts: dict[str, int], problems: list[imports.Problem]) -> None:
-    if not (done or problems):
-        return
+def _progress(
+    job: ImportJob, last: int, done: int, counts: dict[str, int], problems: list[imports.Problem]
+) -> None:
     update = {
+        "resume_after": last,
         "processed": F("processed") + done,
         "created_count": F("created_count") + counts[imports.CREATED],
         "updated_count": F("updated_count") + counts[imports.UPDATED],

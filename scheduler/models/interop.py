@@ -104,6 +104,12 @@ class ImportJob(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREVIEWED)
     total = models.PositiveIntegerField(default=0, help_text=_("Patients in the file."))
     processed = models.PositiveIntegerField(default=0)
+    resume_after = models.PositiveIntegerField(
+        default=0,
+        help_text=_(
+            "Row number (line, or Bundle entry) of the last row imported: the next run starts after it."
+        ),
+    )
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
     unchanged_count = models.PositiveIntegerField(default=0)

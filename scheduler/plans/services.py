@@ -45,7 +45,7 @@ from scheduler.models import (
     ScheduledEvent,
     SurveillanceChange,
 )
-from scheduler.plans import markers
+from scheduler.plans import bulkcopy, markers
 from scheduler.reminders.service import reminders_sync
 from survivorship.models import CancerCase, Patient, User
 from survivorship.timezones import wall_clock_exists
@@ -486,30 +486,41 @@ def _raise(errors: dict[str, list[str]]) -> None:
         raise ValidationError(errors)
 
 
-def enrolment_check(*, patient: Patient, case: CancerCase) -> None:
-    """Every rule of an enrolment, as one ``ValidationError`` keyed by field (the enrolment
-    form's preview shows them before anything is saved; ``patient_enrol`` checks again)."""
+def _enrolment_errors(
+    patient: Patient, case: CancerCase, *, mrn_taken: bool, exclude: Sequence[str] = ("user",)
+) -> dict[str, list[str]]:
+    """The rules of an enrolment, by field; ``mrn_taken`` says whether the organisation
+    already has the patient's MRN (the caller looks it up, once per patient or per batch)."""
     patient.display_name = single_line(patient.display_name)
     patient.mrn = single_line(patient.mrn)
     patient.phone = single_line(patient.phone)
-    errors = _model_errors(patient, ["user"])
+    errors = _model_errors(patient, list(exclude))
     if patient.reminder_channel == Patient.Channel.EMAIL and not patient.email:
         _add(errors, "email", "Reminders by email need an email address: add one or choose another way.")
     if patient.reminder_channel == Patient.Channel.SMS and not patient.phone:
         _add(
             errors, "phone", "Reminders by text message need a mobile number: add one or choose another way."
         )
-    if (
-        patient.organisation_id
-        and Patient.objects.filter(organisation_id=patient.organisation_id, mrn=patient.mrn.strip())
-        .exclude(pk=patient.pk)
-        .exists()
-    ):
+    if mrn_taken:
         _add(errors, "mrn", "A patient with this medical record number is already enrolled.")
     for more in (_model_errors(case, ["patient"]), case_errors(case, patient)):
         for name, messages in more.items():
             errors.setdefault(name, []).extend(messages)
-    _raise(errors)
+    return errors
+
+
+def enrolment_check(*, patient: Patient, case: CancerCase) -> None:
+    """Every rule of an enrolment, as one ``ValidationError`` keyed by field (the enrolment
+    form's preview shows them before anything is saved; ``patient_enrol`` checks again)."""
+    taken = bool(
+        patient.organisation_id
+        and Patient.objects.filter(
+            organisation_id=patient.organisation_id, mrn=single_line(patient.mrn).strip()
+        )
+        .exclude(pk=patient.pk)
+        .exists()
+    )
+    _raise(_enrolment_errors(patient, case, mrn_taken=taken))
 
 
 def patient_enrol(*, patient: Patient, case: CancerCase, actor: User | None) -> PlanChange:
@@ -524,6 +535,76 @@ def patient_enrol(*, patient: Patient, case: CancerCase, actor: User | None) -> 
         case.full_clean()
         case.save()
         return plan_regenerate(patient=patient, actor=actor, reason="enrolment")
+
+
+class EnrolmentRefused(PlanError):
+    """One enrolment of a batch breaks a rule (``patients_enrol``): nothing was saved."""
+
+    def __init__(self, index: int, error: ValidationError) -> None:
+        super().__init__(f"Enrolment {index + 1} of the batch: {error}")
+        self.index = index
+        self.error = error
+
+
+def patients_enrol(
+    *, enrolments: Sequence[tuple[Patient, CancerCase]], actor: User | None
+) -> list[PlanChange]:
+    """Enrol several new patients at once (bulk enrolment): for each, the same rules, rows,
+    history and plan as ``patient_enrol``, but in one transaction and a handful of queries
+    for the whole batch (a patient is never half-enrolled: either the batch is saved, or
+    nothing is). Raises ``EnrolmentRefused`` for the first patient that breaks a rule.
+
+    The patients' organisation and care team must be model instances read from the
+    database (their existence is not looked up again; the foreign keys still guard it)."""
+    if not enrolments:
+        return []
+    _check_batch(enrolments)
+    changes = []
+    with transaction.atomic(), _audited(actor):
+        patients = [patient for patient, _ in enrolments]
+        bulkcopy.create_with_history(patients, Patient, user=actor)
+        events: list[ScheduledEvent] = []
+        for patient, case in enrolments:
+            case.patient = patient
+            today = patient.local_today()
+            if case.followup_from is None:
+                case.followup_from = max(today, case.remission_date)
+            horizon = horizon_months_for(case.remission_date, today)
+            case.plan_horizon = case.remission_date + relativedelta(months=horizon)
+            proposals = plan_proposals(
+                cancer_type=case.cancer_type,
+                facts=case.facts,
+                remission_date=case.remission_date,
+                today=max(today, case.remission_date),
+                from_date=case.followup_from,
+                horizon_months=horizon,
+            )
+            events += [_event_from(proposal, patient, case.episode, actor) for proposal in proposals]
+            changes.append(PlanChange(created=[proposal.key for proposal in proposals]))
+        bulkcopy.create_with_history([case for _, case in enrolments], CancerCase, user=actor)
+        bulkcopy.create_with_history(events, ScheduledEvent, user=actor)
+    logger.info("%d patients enrolled with %d planned events", len(enrolments), len(events))
+    return changes
+
+
+def _check_batch(enrolments: Sequence[tuple[Patient, CancerCase]]) -> None:
+    """``enrolment_check`` for a batch: one query for the MRNs already taken."""
+    for patient, _ in enrolments:
+        patient.mrn = single_line(patient.mrn).strip()
+    taken = set(
+        Patient.objects.filter(
+            organisation_id__in={patient.organisation_id for patient, _ in enrolments},
+            mrn__in=[patient.mrn for patient, _ in enrolments],
+        ).values_list("organisation_id", "mrn")
+    )
+    for index, (patient, case) in enumerate(enrolments):
+        key = (patient.organisation_id, patient.mrn)
+        errors = _enrolment_errors(
+            patient, case, mrn_taken=key in taken, exclude=("user", "organisation", "care_team")
+        )
+        taken.add(key)
+        if errors:
+            raise EnrolmentRefused(index, ValidationError(errors))
 
 
 CASE_FIELDS = ("cancer_type", "remission_date", "remission_type", "facts")

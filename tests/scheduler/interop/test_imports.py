@@ -185,21 +185,45 @@ def test_an_oversized_file_is_refused_before_it_is_read(nurse, monkeypatch):
 
 
 def test_a_failing_patient_is_rolled_back_alone_and_reported(nurse, monkeypatch):
-    job, _, _ = _preview(nurse, SAMPLE.read_bytes())
-    real = services.plan_regenerate
+    job, preview, _ = _preview(nurse, SAMPLE.read_bytes())
+    third = next(row for row in preview.rows if row.mrn == "SAMPLE-0003")
+    assert [row.remission_date for row in preview.rows].count(third.remission_date) == 1
+    real = services.plan_proposals
 
-    def failing(*, patient, **kwargs):
-        if patient.mrn == "SAMPLE-0003":
+    def failing(*, remission_date, **kwargs):
+        if remission_date == third.remission_date:
             raise services.PlanError("the plan could not be made (test)")
-        return real(patient=patient, **kwargs)
+        return real(remission_date=remission_date, **kwargs)
 
-    monkeypatch.setattr(services, "plan_regenerate", failing)
+    monkeypatch.setattr(services, "plan_proposals", failing)
     job = _run(job)
     assert job.created_count == 4 and job.refused_count == 1
     assert not Patient.objects.filter(mrn="SAMPLE-0003").exists()
     assert not CancerCase.objects.filter(patient__mrn="SAMPLE-0003").exists()
     assert job.problems[-1]["mrn"] == "SAMPLE-0003"
     assert "could not be made" in job.problems[-1]["reason"]
+
+
+def test_a_resumed_task_checks_only_the_rows_it_has_left(nurse, monkeypatch):
+    """Each run of the task reads the file again but checks and imports only the rows after
+    the last one imported (a 10,000-patient file is not checked again at every run)."""
+    job, preview, _ = _preview(nurse, SAMPLE.read_bytes())
+    jobs.import_job_confirm(job=job)
+    assert jobs.import_job_run(job_id=job.pk, max_rows=2) == "more"
+    job.refresh_from_db()
+    assert job.resume_after == preview.rows[1].number
+    checked = []
+    real = imports.check_row
+
+    def counting(number, values, context):
+        checked.append(values["mrn"])
+        return real(number, values, context)
+
+    monkeypatch.setattr(imports, "check_row", counting)
+    assert jobs.import_job_run(job_id=job.pk) == "done"
+    assert checked == [row.mrn for row in preview.rows[2:]]
+    job.refresh_from_db()
+    assert (job.processed, job.created_count, Patient.objects.count()) == (5, 5, 5)
 
 
 def test_the_task_resumes_where_it_stopped(nurse):
