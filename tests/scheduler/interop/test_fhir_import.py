@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from scheduler.interop import fhir, imports, jobs
+from scheduler.interop import exports, fhir, imports, jobs
 from scheduler.interop.selectors import records_of
 from scheduler.models import ImportJob, ScheduledEvent
 from scheduler.plans import services
 from survivorship.models import CancerCase, CareTeam, Organisation, Patient
-from tests.factories import CareTeamFactory, NurseFactory, OrganisationFactory
+from tests.factories import AdministratorFactory, CareTeamFactory, NurseFactory, OrganisationFactory
 from tests.scheduler.interop.support import validate
 
 pytestmark = pytest.mark.django_db
@@ -150,6 +151,51 @@ def test_fhir_export_imports_into_an_empty_organisation_as_the_same_patients_and
 
     _, preview, _ = _preview(nurse, _export(source), default_team=default)
     assert preview.count(imports.UNCHANGED) == len(CASELOAD)
+
+
+def test_every_seeded_patient_imports_from_the_fhir_export_with_the_same_details():
+    """The demo caseload (every cancer type, paused and discharged patients, custom items):
+    its details survive; its plans differ by what a file does not carry (items done,
+    booked or added by hand, the surveillance status: README "Bulk enrolment")."""
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    seeded = Organisation.objects.get()
+    target = OrganisationFactory(name="Target Hospital (demo)", slug="target")
+    for name in CareTeam.objects.values_list("name", flat=True):
+        CareTeamFactory(organisation=target, name=name)
+    before = _details(seeded)
+    job, preview, error = jobs.import_job_preview(
+        user=AdministratorFactory(), organisation=target, data=json.dumps(_export(seeded)).encode(),
+        filename="export.json",
+    )  # fmt: skip
+    assert error == "" and preview.problems == [], preview.problems
+    assert preview.count(imports.CREATED) == len(before)
+    _run(job)
+    assert _details(target) == before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "fhir"])
+def test_reimporting_an_export_leaves_a_paused_or_a_discharged_patient_as_they_are(source, fmt):
+    """The surveillance status is not imported: an export read back over the same patients
+    neither resumes nor discharges anyone."""
+    today = timezone.localdate()
+    paused, discharged = Patient.objects.get(mrn="SRC-0001"), Patient.objects.get(mrn="SRC-0002")
+    services.recurrence_record(patient=paused, detected_on=today, extent="local", actor=None)
+    services.surveillance_discharge(patient=discharged, reason="Moved away (test)", actor=None)
+    statuses = dict(CancerCase.objects.values_list("patient__mrn", "surveillance_status"))
+    assert set(statuses.values()) == {"active", "paused", "discharged"}
+    plans = _plans(source)
+    patients = Patient.objects.filter(organisation=source)
+    if fmt == "csv":
+        data, filename = "".join(exports.caseload_csv(patients)).encode(), "caseload.csv"
+    else:
+        data, filename = json.dumps(_export(source)).encode(), "export.json"
+    job, preview, _ = jobs.import_job_preview(
+        user=AdministratorFactory(), organisation=source, data=data, filename=filename
+    )
+    assert preview.problems == [] and preview.count(imports.UNCHANGED) == len(CASELOAD)
+    _run(job)
+    assert dict(CancerCase.objects.values_list("patient__mrn", "surveillance_status")) == statuses
+    assert _plans(source) == plans
 
 
 def test_the_care_team_is_read_from_a_care_team_resource_in_the_bundle(source, nurse):
