@@ -3,14 +3,17 @@
 Profile choices (README "FHIR"):
 
 * ``Patient``: the MRN as identifier (type ``MR``, system per organisation), name, birth date,
-  telecom, the time zone as the core ``timezone`` extension, managing organisation.
+  telecom (the contact point reminders go to ranked 1), the time zone as the core
+  ``timezone`` extension, the reminder channel (``email``, ``sms``, ``none``) as this app's
+  ``reminder-channel`` extension, managing organisation.
 * ``Condition``: the primary cancer, following mCODE's primary cancer condition (ICD-10-CM and
   SNOMED CT codes from ``conditions.toml``, category ``problem-list-item``); a complete
   remission or NED is ``clinicalStatus = remission`` with the remission date as
   ``abatementDateTime``; a partial remission stays ``active``; a recorded recurrence is
   ``recurrence``.
 * ``CarePlan``: one per surveillance episode, category survivorship follow-up (and US Core's
-  ``assess-plan``), period = follow-up start to the plan's horizon, the care team, one
+  ``assess-plan``), period = follow-up start to the plan's horizon, the care team (a
+  reference with the team's name as display: the import matches teams by name), one
   activity per ``ServiceRequest``.
 * ``ServiceRequest``: one per planned item (id = the event key), ``occurrencePeriod`` = the
   due window, status from the event's, the rule's source in a note.
@@ -59,6 +62,7 @@ EXT_REMISSION_DATE = "urn:survivorship:extension:remission-date"
 EXT_REMISSION_TYPE = "urn:survivorship:extension:remission-type"
 EXT_FACTS = "urn:survivorship:extension:facts"
 EXT_TIMEZONE = "http://hl7.org/fhir/StructureDefinition/timezone"
+EXT_REMINDER_CHANNEL = "urn:survivorship:extension:reminder-channel"
 PROFILE_MCODE_PRIMARY = "http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-primary-cancer-condition"
 CONDITIONS_FILE = Path(__file__).with_name("conditions.toml")
 
@@ -207,7 +211,10 @@ def patient_resource(patient: Patient) -> dict[str, Any]:
         "resourceType": "Patient",
         "id": str(patient.pk),
         "meta": {"lastUpdated": instant(patient.updated_at)},
-        "extension": [{"url": EXT_TIMEZONE, "valueCode": patient.time_zone}],
+        "extension": [
+            {"url": EXT_TIMEZONE, "valueCode": patient.time_zone},
+            {"url": EXT_REMINDER_CHANNEL, "valueCode": patient.reminder_channel},
+        ],
         "identifier": [
             {
                 "use": "usual",
@@ -221,14 +228,38 @@ def patient_resource(patient: Patient) -> dict[str, Any]:
         "birthDate": patient.date_of_birth.isoformat(),
         "managingOrganization": _ref("Organization", patient.organisation_id, patient.organisation.name),
     }
-    telecom = []
+    telecom: list[dict[str, Any]] = []
     if patient.email:
         telecom.append({"system": "email", "value": patient.email})
+        if patient.reminder_channel == Patient.Channel.EMAIL:
+            telecom[-1]["rank"] = 1
     if patient.phone:
         telecom.append({"system": "phone", "value": patient.phone, "use": "mobile"})
+        if patient.reminder_channel == Patient.Channel.SMS:
+            telecom[-1]["rank"] = 1
     if telecom:
         resource["telecom"] = telecom
     return resource
+
+
+def patient_reminder_channel(patient: dict[str, Any]) -> str:
+    """The reminder channel a Patient resource asks for, as CSV-like text: this app's
+    extension, else the contact point ranked first (an email address: ``email``; a mobile
+    number or an SMS contact point: ``sms``), else "" (the import's default applies)."""
+    for extension in patient.get("extension") or []:
+        if extension.get("url") == EXT_REMINDER_CHANNEL:
+            return str(extension.get("valueCode") or "")
+    ranked = sorted(
+        (t for t in patient.get("telecom") or [] if isinstance(t.get("rank"), int)), key=lambda t: t["rank"]
+    )
+    if not ranked:
+        return ""
+    first = ranked[0]
+    if first.get("system") == "email":
+        return str(Patient.Channel.EMAIL)
+    if first.get("system") == "sms" or (first.get("system") == "phone" and first.get("use") == "mobile"):
+        return str(Patient.Channel.SMS)
+    return ""
 
 
 def condition_resource(case: CancerCase, patient: Patient) -> dict[str, Any]:

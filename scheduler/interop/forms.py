@@ -34,7 +34,10 @@ class ImportForm(forms.Form):
         label=_("Care team for rows without one"),
         queryset=CareTeam.objects.none(),
         required=False,
-        help_text=_("Needed for a FHIR Bundle (it names no care team); a CSV row's own team wins."),
+        help_text=_(
+            "For CSV rows and FHIR patients that name no care team (a FHIR Bundle names it in its "
+            "CarePlan); a team the file names wins."
+        ),
     )
 
     def __init__(self, *args: object, user: User, **kwargs: object) -> None:

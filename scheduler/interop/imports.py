@@ -411,20 +411,49 @@ def fhir_records(text: str) -> Iterator[tuple[int, dict[str, str]]]:
         raise FileError(f"The Bundle is not valid FHIR R4: {where}: {first['msg']}.") from exc
     patients: list[tuple[int, dict[str, Any], set[str]]] = []
     conditions: dict[str, dict[str, Any]] = {}
+    careplans: dict[str, list[dict[str, Any]]] = {}
+    team_names: dict[str, str] = {}
     for number, item in enumerate(data.get("entry") or [], start=1):
         resource = item.get("resource") or {}
         kind = resource.get("resourceType")
         if kind == "Patient":
-            keys = {item.get("fullUrl") or ""}
-            if resource.get("id"):
-                keys.add(f"Patient/{resource['id']}")
-            patients.append((number, resource, keys - {""}))
+            patients.append((number, resource, _entry_keys(item)))
         elif kind == "Condition":
             subject = (resource.get("subject") or {}).get("reference", "")
             conditions.setdefault(subject, resource)
+        elif kind == "CarePlan":
+            subject = (resource.get("subject") or {}).get("reference", "")
+            careplans.setdefault(subject, []).append(resource)
+        elif kind == "CareTeam" and resource.get("name"):
+            team_names.update(dict.fromkeys(_entry_keys(item), resource["name"]))
     for number, resource, keys in patients:
         condition = next((conditions[key] for key in sorted(keys) if key in conditions), {})
-        yield number, _fhir_values(resource, condition)
+        plans = [plan for key in sorted(keys) for plan in careplans.get(key, [])]
+        values = _fhir_values(resource, condition)
+        values["care_team"] = _team_name(plans, team_names)
+        yield number, values
+
+
+def _entry_keys(item: dict[str, Any]) -> set[str]:
+    """What a reference to the entry's resource may say: its fullUrl or ``Type/id``."""
+    resource = item.get("resource") or {}
+    keys = {item.get("fullUrl") or ""}
+    if resource.get("id"):
+        keys.add(f"{resource['resourceType']}/{resource['id']}")
+    return keys - {""}
+
+
+def _team_name(careplans: list[dict[str, Any]], team_names: Mapping[str, str]) -> str:
+    """The care team a patient's CarePlan names (the current plan's, rather than a revoked
+    earlier episode's): the name of the CareTeam resource it references when the Bundle
+    holds it, else the reference's display; "" when none (the uploader's default applies)."""
+    ended = ("revoked", "entered-in-error")
+    for plan in sorted(careplans, key=lambda plan: plan.get("status") in ended):
+        for team in plan.get("careTeam") or []:
+            name = team_names.get(team.get("reference") or "") or team.get("display") or ""
+            if name.strip():
+                return name.strip()
+    return ""
 
 
 def _fhir_values(patient: dict[str, Any], condition: dict[str, Any]) -> dict[str, str]:
@@ -448,7 +477,7 @@ def _fhir_values(patient: dict[str, Any], condition: dict[str, Any]) -> dict[str
         "email": next((t.get("value", "") for t in telecom if t.get("system") == "email"), ""),
         "phone": next((t.get("value", "") for t in telecom if t.get("system") in ("phone", "sms")), ""),
         "time_zone": (extensions.get(fhir.EXT_TIMEZONE) or {}).get("valueCode", ""),
-        "care_team": "",
+        "reminder_channel": fhir.patient_reminder_channel(patient),
     }
     cancer_type, remission, remission_type, facts = fhir.condition_case(condition)
     values.update(
