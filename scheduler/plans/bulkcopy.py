@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -36,35 +37,36 @@ def create_with_history(
     """Insert ``objs`` (new, unsaved) and their "+" history rows; sets each object's pk."""
     if not objs:
         return
-    if connection.vendor not in _WRITERS:
+    db = connections[router.db_for_write(model)]
+    if db.vendor not in _WRITERS:
         bulk_create_with_history(objs, model, batch_size=500, default_user=user)
         return
-    reserve_ids, write = _WRITERS[connection.vendor]
+    reserve_ids, write = _WRITERS[db.vendor]
     now = timezone.now()
-    fields = model._meta.concrete_fields
+    fields = list(model._meta.concrete_fields)
     if reserve_ids:
-        _reserve_ids(objs, model)
+        _reserve_ids(db, objs, model)
     else:  # SQLite: each row's id comes back from its INSERT
         fields = [field for field in fields if not field.primary_key]
-    write(model, [[_value(field, obj, now) for field in fields] for obj in objs], fields, objs)
+    for field in fields:
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            for obj in objs:
+                if field.auto_now or not getattr(obj, field.attname):  # type: ignore[attr-defined]
+                    setattr(obj, field.attname, now)
+    write(db, model, _rows(db, objs, fields, ()), fields, objs)
     history = model.history.model  # type: ignore[attr-defined]
-    tracked = history.tracked_fields
+    tracked = list(history.tracked_fields)
     extra = {"history_date": now, "history_change_reason": None, "history_type": "+",
              "history_user": user.pk if user else None}  # fmt: skip
-    history_extra = [_prepared(history._meta.get_field(name), value) for name, value in extra.items()]
-    write(
-        history,
-        [
-            [*(_prepared(field, getattr(obj, field.attname)) for field in tracked), *history_extra]
-            for obj in objs
-        ],
-        [*tracked, *(history._meta.get_field(name) for name in extra)],
-        None,
+    extra_fields = [history._meta.get_field(name) for name in extra]
+    suffix = tuple(
+        _prepare(db, field)(value) for field, value in zip(extra_fields, extra.values(), strict=True)
     )
+    write(db, history, _rows(db, objs, tracked, suffix), [*tracked, *extra_fields], None)
 
 
-def _reserve_ids(objs: Sequence[models.Model], model: type[models.Model]) -> None:
-    with connection.cursor() as cursor:
+def _reserve_ids(db: BaseDatabaseWrapper, objs: Sequence[models.Model], model: type[models.Model]) -> None:
+    with db.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
             [model._meta.db_table, model._meta.pk.column, len(objs)],
@@ -72,46 +74,60 @@ def _reserve_ids(objs: Sequence[models.Model], model: type[models.Model]) -> Non
         for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
             obj.pk = pk
             obj._state.adding = False
-            obj._state.db = connection.alias
+            obj._state.db = db.alias
 
 
-def _value(field: models.Field, obj: models.Model, now: Any) -> Any:
-    if getattr(field, "auto_now", False) or (
-        getattr(field, "auto_now_add", False) and not getattr(obj, field.attname)
-    ):
-        setattr(obj, field.attname, now)
-    return _prepared(field, getattr(obj, field.attname))
+def _prepare(db: BaseDatabaseWrapper, field: models.Field) -> Callable[[Any], Any]:
+    """How one field's Python value becomes the database's (Django's get_db_prep_save,
+    skipped where psycopg writes the value just as Django would)."""
+    if db.vendor == "postgresql" and isinstance(field, _PLAIN):
+        return _same
+    return lambda value: None if value is None else field.get_db_prep_save(value, db)
 
 
-def _prepared(field: models.Field, value: Any) -> Any:
-    if value is None or (connection.vendor == "postgresql" and isinstance(field, _PLAIN)):
-        return value
-    return field.get_db_prep_save(value, connection)
+def _same(value: Any) -> Any:
+    return value
+
+
+def _rows(
+    db: BaseDatabaseWrapper,
+    objs: Sequence[models.Model],
+    fields: Sequence[models.Field],
+    suffix: tuple[Any, ...],
+) -> list[tuple[Any, ...]]:
+    columns = [(field.attname, _prepare(db, field)) for field in fields]
+    return [(*(prepare(getattr(obj, name)) for name, prepare in columns), *suffix) for obj in objs]
 
 
 def _copy(
-    model: type[models.Model], rows: list[list[Any]], fields: Sequence[models.Field], objs: object
+    db: BaseDatabaseWrapper,
+    model: type[models.Model],
+    rows: list[tuple[Any, ...]],
+    fields: Sequence[models.Field],
+    objs: object,
 ) -> None:
-    quote: Callable[[str], str] = connection.ops.quote_name
+    quote: Callable[[str], str] = db.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     statement = f"COPY {quote(model._meta.db_table)} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+    with db.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
 
 
 def _insert_each(
+    db: BaseDatabaseWrapper,
     model: type[models.Model],
-    rows: list[list[Any]],
+    rows: list[tuple[Any, ...]],
     fields: Sequence[models.Field],
     objs: Sequence[models.Model] | None,
 ) -> None:
     """SQLite: one prepared INSERT, run in C for every row (sqlite3 caches the statement)."""
-    quote: Callable[[str], str] = connection.ops.quote_name
+    quote: Callable[[str], str] = db.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     marks = ", ".join("?" * len(fields))
     statement = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-    cursor = connection.connection.cursor()
+    db.ensure_connection()
+    cursor = db.connection.cursor()
     try:
         if objs is None:
             cursor.executemany(statement, rows)
@@ -120,7 +136,7 @@ def _insert_each(
         for obj, row in zip(objs, rows, strict=True):
             obj.pk = cursor.execute(returning, row).fetchone()[0]
             obj._state.adding = False
-            obj._state.db = connection.alias
+            obj._state.db = db.alias
     finally:
         cursor.close()
 
