@@ -24,7 +24,11 @@ from simple_history.utils import bulk_create_with_history
 
 from survivorship.models import User
 
-# Fields whose Python value psycopg writes as Django would: no conversion needed.
+# Fields whose Python value the driver writes as Django would: no conversion needed.
+_PLAIN_SQLITE = (
+    models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.ForeignKey,
+    models.AutoField, models.BigAutoField,
+)  # fmt: skip
 _PLAIN = (
     models.CharField, models.TextField, models.DateField, models.IntegerField, models.BooleanField,
     models.ForeignKey, models.AutoField, models.BigAutoField,
@@ -80,7 +84,7 @@ def _reserve_ids(db: BaseDatabaseWrapper, objs: Sequence[models.Model], model: t
 def _prepare(db: BaseDatabaseWrapper, field: models.Field) -> Callable[[Any], Any]:
     """How one field's Python value becomes the database's (Django's get_db_prep_save,
     skipped where psycopg writes the value just as Django would)."""
-    if db.vendor == "postgresql" and isinstance(field, _PLAIN):
+    if isinstance(field, _PLAIN if db.vendor == "postgresql" else _PLAIN_SQLITE):
         return _same
     return lambda value: None if value is None else field.get_db_prep_save(value, db)
 
