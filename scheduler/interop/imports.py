@@ -2,10 +2,12 @@
 
 Two steps: ``import_preview`` parses and checks the whole file and says, per patient, what
 would happen (created, updated, unchanged, refused with row, column and reason) without
-writing anything; ``import_apply_row`` then enrols or updates one patient in its own
-transaction through the plan services (``patient_enrol``, ``patient_details_update``,
-``case_update``), so a failure never leaves a half-enrolled patient. Rows are matched by
-MRN within the organisation: re-importing the same file changes nothing.
+writing anything; ``import_apply_rows`` then imports a batch of rows through the plan
+services: new patients together (``patients_enrol``, one transaction), known ones one by
+one (``import_apply_row``: ``patient_details_update``, ``case_update``). A failure never
+leaves a half-enrolled patient nor takes another patient with it (a failed batch is re-run
+one patient per transaction). Rows are matched by MRN within the organisation:
+re-importing the same file changes nothing.
 
 The CSV columns (``COLUMNS``; README "Bulk enrolment") are those of ``caseload_csv`` in
 ``scheduler.interop.exports``, so an export imports back as it was.
