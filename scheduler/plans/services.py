@@ -285,13 +285,10 @@ def plan_regenerate(
             return change
 
         horizon = horizon_months_for(case.remission_date, today)
-        proposals = plan_proposals(
-            cancer_type=case.cancer_type,
-            facts=case.facts,
-            remission_date=case.remission_date,
-            today=max(today, case.remission_date),
-            from_date=case.followup_from,
-            horizon_months=horizon,
+        proposals = _case_proposals(
+            case,
+            today,
+            horizon,
             overrides=_overrides_for(patient),
             custom_items=list(patient.custom_items.all()),
         )
@@ -316,6 +313,27 @@ def plan_regenerate(
         if change.changed:
             logger.info("plan regenerated for patient %s: %s", patient.pk, change.summary())
         return change
+
+
+def _case_proposals(
+    case: CancerCase,
+    today: dt.date,
+    horizon: int,
+    *,
+    overrides: dict[str, rules.ItemOverride] | None = None,
+    custom_items: Sequence[CustomItem] = (),
+) -> list[Proposal]:
+    """What the case's plan should hold from its follow-up start, ``horizon`` months out."""
+    return plan_proposals(
+        cancer_type=case.cancer_type,
+        facts=case.facts,
+        remission_date=case.remission_date,
+        today=max(today, case.remission_date),
+        from_date=case.followup_from,
+        horizon_months=horizon,
+        overrides=overrides,
+        custom_items=custom_items,
+    )
 
 
 def _merge_existing(
@@ -571,14 +589,7 @@ def patients_enrol(
                 case.followup_from = max(today, case.remission_date)
             horizon = horizon_months_for(case.remission_date, today)
             case.plan_horizon = case.remission_date + relativedelta(months=horizon)
-            proposals = plan_proposals(
-                cancer_type=case.cancer_type,
-                facts=case.facts,
-                remission_date=case.remission_date,
-                today=max(today, case.remission_date),
-                from_date=case.followup_from,
-                horizon_months=horizon,
-            )
+            proposals = _case_proposals(case, today, horizon)
             events += [_event_from(proposal, patient, case.episode, actor) for proposal in proposals]
             changes.append(PlanChange(created=[proposal.key for proposal in proposals]))
         bulkcopy.create_with_history([case for _, case in enrolments], CancerCase, user=actor)
