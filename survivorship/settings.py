@@ -342,6 +342,16 @@ FEED_CACHE_SECONDS = env.int("FEED_CACHE_SECONDS", default=24 * 60 * 60)
 # A feed link's last use is written at most this often (no database write per poll).
 FEED_TOUCH_SECONDS = env.int("FEED_TOUCH_SECONDS", default=5 * 60)
 
+# --- Nurse pages ----------------------------------------------------------------------
+# Minutes a recorded recurrence or a discharge can be undone (then: resume surveillance
+# with a new remission date). Read when the change is made; a change keeps its deadline.
+SURVEILLANCE_UNDO_MINUTES = env.int("SURVEILLANCE_UNDO_MINUTES", default=15)
+if SURVEILLANCE_UNDO_MINUTES < 1:
+    raise ImproperlyConfigured(
+        f"SURVEILLANCE_UNDO_MINUTES must be at least 1, got {SURVEILLANCE_UNDO_MINUTES}: a nurse needs a "
+        "moment to undo a recurrence or a discharge recorded by mistake."
+    )
+
 # --- Survivorship care plans ---------------------------------------------------------
 # Days a one-time link for the primary care provider stays usable (it also stops after one use).
 CAREPLAN_LINK_DAYS = env.int("CAREPLAN_LINK_DAYS", default=14)

@@ -39,3 +39,8 @@ urlpatterns = [
     path("interop/", include("scheduler.interop.urls_web")),
     path("admin/", admin.site.urls),
 ]
+
+# The 403 and 404 pages give a signed-in patient their care team's number; 400 and 500
+# stay Django's static handlers (templates 400.html and 500.html).
+handler403 = views.permission_denied
+handler404 = views.page_not_found

@@ -17,3 +17,14 @@ class RefusingEmailBackend(BaseEmailBackend):
 
     def send_messages(self, email_messages):
         raise type(self).error
+
+
+class RecordingSMSBackend:
+    """An SMS provider that accepts every message and keeps it in ``sent`` (``to``, ``body``)
+    for the test to read, as ``mail.outbox`` does for email."""
+
+    sent: ClassVar[list[dict[str, str]]] = []
+
+    def send(self, *, to: str, body: str) -> str:
+        type(self).sent.append({"to": to, "body": body})
+        return f"recorded-{len(type(self).sent)}"

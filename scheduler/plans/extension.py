@@ -167,7 +167,11 @@ def plans_extend_chunk(*, chunk_id: int, budget: float | None = None) -> str:
     except BaseException as exc:
         # If the database is away, the chunk stays 'running' and the status shows it as stalled.
         with contextlib.suppress(*CRASH):
-            mine.update(status=PlanExtensionChunk.Status.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+            mine.update(
+                status=PlanExtensionChunk.Status.FAILED,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                finished_at=timezone.now(),
+            )
         logger.error("plan extension chunk %s stopped: %s (the next run resumes it)", chunk_id, exc)
         raise
     mine.update(status=PlanExtensionChunk.Status.DONE, finished_at=timezone.now())
@@ -175,11 +179,17 @@ def plans_extend_chunk(*, chunk_id: int, budget: float | None = None) -> str:
 
 
 def plans_extend_status(*, runs: int = 1) -> list[dict]:
-    """The latest runs with their progress (for the command and the admin)."""
+    """The latest runs with their progress (for the command and the admin).
+
+    ``elapsed`` is how long a finished run took: until its last chunk stopped (done or
+    failed), or nothing for a run that found no plan due. For a run in progress it is the
+    time so far; it is None for a finished run whose end was not recorded (a chunk marked
+    failed before chunks recorded when they failed)."""
     result = []
+    now = timezone.now()
     for run in PlanExtensionRun.objects.order_by("-started_at", "-pk")[:runs]:
         totals = run.totals()
-        stalled_before = timezone.now() - dt.timedelta(seconds=settings.PLAN_EXTEND_CHUNK_TIME_LIMIT * 2)
+        stalled_before = now - dt.timedelta(seconds=settings.PLAN_EXTEND_CHUNK_TIME_LIMIT * 2)
         problems = list(
             run.chunks.filter(
                 Q(status=PlanExtensionChunk.Status.FAILED)
@@ -190,5 +200,14 @@ def plans_extend_status(*, runs: int = 1) -> list[dict]:
             .values("number", "first_patient_id", "last_patient_id", "status", "failed", "error")[:10]
         )
         finished = totals["chunks_done"] + totals["chunks_failed"] == run.chunks_total
-        result.append({"run": run, **totals, "finished": finished, "problems": problems})
+        elapsed: dt.timedelta | None
+        if not finished:
+            elapsed = now - run.started_at
+        elif run.chunks_total == 0:
+            elapsed = dt.timedelta(0)
+        elif totals["finished_at"] is not None:
+            elapsed = max(totals["finished_at"] - run.started_at, dt.timedelta(0))
+        else:
+            elapsed = None
+        result.append({"run": run, **totals, "finished": finished, "elapsed": elapsed, "problems": problems})
     return result

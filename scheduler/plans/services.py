@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -733,7 +734,10 @@ def custom_item_add(*, patient: Patient, actor: User | None, **fields: object) -
 
 # --- recurrence and discharge -------------------------------------------------------------
 
-UNDO_WINDOW = dt.timedelta(minutes=15)  # how long a recurrence or a discharge can be undone
+
+def undo_window() -> dt.timedelta:
+    """How long a recurrence or a discharge can be undone (``SURVEILLANCE_UNDO_MINUTES``)."""
+    return dt.timedelta(minutes=settings.SURVEILLANCE_UNDO_MINUTES)
 
 
 @dataclass(frozen=True)
@@ -817,7 +821,7 @@ def _cancel_future_planned(
         cancelled=[[event.pk, event.version] for event in events],
         reminders_withdrawn=withdrawn,
         created_by=actor,
-        undo_until=timezone.now() + UNDO_WINDOW,
+        undo_until=timezone.now() + undo_window(),
     )
 
 
@@ -825,7 +829,7 @@ def recurrence_record(
     *, patient: Patient, detected_on: dt.date, extent: str, notes: str = "", actor: User | None
 ) -> Recurrence:
     """Record a recurrence: surveillance pauses and future planned events are cancelled
-    (undoable for ``UNDO_WINDOW`` with :func:`surveillance_undo`)."""
+    (undoable for ``undo_window()`` with :func:`surveillance_undo`)."""
     with transaction.atomic(), _audited(actor):
         case = CancerCase.objects.select_for_update().get(patient=patient)
         _check_can_pause(case, patient, detected_on)
@@ -871,7 +875,7 @@ def surveillance_resume(*, patient: Patient, remission_date: dt.date, actor: Use
 
 def surveillance_discharge(*, patient: Patient, reason: str, actor: User | None) -> int:
     """End follow-up: future planned events are cancelled with the reason (undoable for
-    ``UNDO_WINDOW`` with :func:`surveillance_undo`). Returns how many were cancelled."""
+    ``undo_window()`` with :func:`surveillance_undo`). Returns how many were cancelled."""
     if not reason.strip():
         raise PlanError("A reason is required to discharge a patient.")
     with transaction.atomic(), _audited(actor):
@@ -896,7 +900,7 @@ class UndoResult:
 
 
 def surveillance_undo(*, patient: Patient, change_id: int, actor: User | None) -> UndoResult:
-    """Undo a recurrence or a discharge within ``UNDO_WINDOW``: surveillance is active again,
+    """Undo a recurrence or a discharge within ``undo_window()``: surveillance is active again,
     exactly the events it cancelled are planned again (unless changed since), their reminders
     are re-synced (withdrawn ones come back while their moment is ahead), and the recurrence
     record is removed (its history stays in the audit trail)."""

@@ -123,4 +123,6 @@ def reminder_sms_text(reminder: ClaimedReminder) -> str:
     }
     if content.where:
         text += " " + _("Place: %(where)s.") % {"where": content.where}
+    if content.team_phone:
+        text += " " + _("Call %(phone)s with any question.") % {"phone": content.team_phone}
     return f"{text} {content.event_url}"

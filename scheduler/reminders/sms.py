@@ -22,6 +22,10 @@ from django.utils.module_loading import import_string
 
 logger = logging.getLogger(__name__)
 
+# The longest message body the providers accept (Twilio refuses more than 1,600 characters,
+# error 21617). Reminder texts are short, and their longest possible text is tested against it.
+MAX_BODY_LENGTH = 1600
+
 
 class TransientSendError(Exception):
     """Delivery failed in a way that may work later: retry with backoff."""

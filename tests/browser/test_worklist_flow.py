@@ -110,3 +110,61 @@ def test_a_nurse_filters_selects_all_matching_and_acts_in_bulk(page, live_server
     expect(page.locator("table.table-worklist")).to_contain_text("10:30 (Europe/Paris)")
     _open_every_panel(page)
     assert axe_violations(page) == []
+
+
+# What a phone shows: the rows as stacked cards, each value under its column's name, and
+# nothing wider than the screen; a laptop keeps the table.
+ROW_LAYOUT = """() => {
+  const table = document.querySelector("table.table-worklist");
+  const box = table.closest(".table-responsive") || table.parentElement;
+  const row = table.querySelector("tbody tr");
+  const cells = Array.from(row.cells);
+  return {
+    pageWidth: document.documentElement.scrollWidth,
+    viewport: window.innerWidth,
+    tableRight: table.getBoundingClientRect().right,
+    boxOverflow: box.scrollWidth - box.clientWidth,
+    rowDisplay: getComputedStyle(row).display,
+    labels: cells.map((td) => getComputedStyle(td, "::before").content),
+    headerVisible: table.querySelector("thead th:nth-child(2)").getBoundingClientRect().width > 1,
+    roles: [table, row, row.cells[2], table.querySelector("thead th:nth-child(2)")].map(
+      (el) => el.getAttribute("role")),
+  };
+}"""
+
+
+@pytest.mark.parametrize("viewport", [(390, 844), (1366, 900)], ids=["phone", "laptop"])
+def test_worklist_rows_fit_the_screen_without_scrolling_sideways(page, live_server, artifacts, viewport):
+    nurse = NurseFactory(username="nina.nurse", first_name="Nina", time_zone="Europe/London")
+    team = CareTeamFactory(nurses=[nurse], name="Head and neck follow-up, north site")
+    scans, _visits = _caseload(team, 3)
+    long_named = scans[0].patient
+    long_named.display_name = "Maximiliana Wolfeschlegelsteinhausen-Bergerdorff"
+    long_named.save(update_fields=["display_name"])
+    ScheduledEvent.objects.filter(pk=scans[1].pk).update(
+        title="Flexible nasendoscopy with narrow-band imaging", location="Outpatients, level 3"
+    )
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+    login(page, live_server, "nina.nurse", PASSWORD)
+    page.goto(f"{live_server.url}/nurse/worklist/")
+    expect(page.locator("table.table-worklist tbody tr")).to_have_count(6)
+    layout = page.evaluate(ROW_LAYOUT)
+    page.screenshot(path=str(artifacts / f"nurse-worklist-rows-{viewport[0]}.png"), full_page=True)
+    assert layout["pageWidth"] <= layout["viewport"], layout
+    assert layout["tableRight"] <= layout["viewport"], layout
+    assert layout["boxOverflow"] <= 0, layout
+    if viewport[0] < 768:
+        assert layout["rowDisplay"] != "table-row", layout  # a card, not a table row
+        assert layout["labels"][2:] == ['"Item"', '"Due"', '"Status"', '"Assigned"'], layout
+        assert not layout["headerVisible"], layout  # the column names are on each card instead
+        # Still a table to a screen reader, whatever CSS does to its display.
+        assert layout["roles"] == ["table", "row", "cell", "columnheader"], layout
+    else:
+        assert layout["rowDisplay"] == "table-row", layout
+        assert set(layout["labels"]) == {"none"}, layout
+        assert layout["headerVisible"], layout
+    # Selecting still works on a phone: the page's select-all box and each row's box.
+    page.get_by_label("Select every item on this page").check()
+    expect(page.locator("input.row-check:checked")).to_have_count(6)
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    assert axe_violations(page) == []

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import override_settings
 from django.urls import path, reverse
 from django.views.defaults import server_error
 
+from survivorship import urls as site_urls
 from survivorship.urls import urlpatterns as site_urlpatterns
-from tests.factories import NurseFactory, UserFactory
+from tests.factories import CareTeamFactory, NurseFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +32,7 @@ def _forbidden(request):
 
 
 urlpatterns = [*site_urlpatterns, path("test-500/", _boom), path("test-403/", _forbidden)]
+handler403, handler404 = site_urls.handler403, site_urls.handler404
 
 
 def in_layout(html: str) -> bool:
@@ -138,3 +140,89 @@ def test_a_bad_request_gets_a_friendly_400(client, settings):
     assert response.status_code == 400
     assert in_layout(html)
     assert "Something in the request was not right" in html
+
+
+# --- the care team's number on the 403 and 404 pages ---------------------------------------
+
+PAGES = {403: "/test-403/", 404: "/no/such/page/"}
+
+
+def _patient_user(phone: str):
+    team = CareTeamFactory(phone=phone, opening_hours="Monday to Friday, 8:30 am to 5 pm")
+    return PatientFactory(care_team=team, user=UserFactory()).user
+
+
+@override_settings(ROOT_URLCONF=__name__)
+@pytest.mark.parametrize("status", PAGES)
+def test_a_patient_is_given_their_teams_number_to_call_on_the_403_and_404_pages(client, status):
+    client.force_login(_patient_user("+44 161 496 0123"))
+    response = client.get(PAGES[status])
+    html = response.content.decode()
+    assert response.status_code == status
+    assert '<a class="tel-link" href="tel:+441614960123">+44 161 496 0123</a>' in html
+    assert "Monday to Friday, 8:30 am to 5 pm" in html
+
+
+@override_settings(ROOT_URLCONF=__name__)
+@pytest.mark.parametrize("status", PAGES)
+def test_a_patient_whose_team_has_no_number_is_told_where_to_find_it(client, status):
+    client.force_login(_patient_user(""))
+    response = client.get(PAGES[status])
+    html = response.content.decode()
+    assert response.status_code == status
+    assert "tel:" not in html
+    assert "Your care team's phone number is on your appointment letters." in html
+
+
+@override_settings(ROOT_URLCONF=__name__)
+@pytest.mark.parametrize("status", PAGES)
+def test_a_patient_account_with_no_patient_record_gets_the_page_without_a_number(client, status):
+    client.force_login(UserFactory())
+    response = client.get(PAGES[status])
+    assert response.status_code == status
+    assert "tel:" not in response.content.decode()
+    assert "appointment letters" not in response.content.decode()
+
+
+@override_settings(ROOT_URLCONF=__name__)
+@pytest.mark.parametrize("status", PAGES)
+def test_a_nurse_is_not_shown_a_teams_number_as_if_a_patient(client, status):
+    nurse = NurseFactory()
+    CareTeamFactory(phone="+44 161 496 0123", nurses=[nurse])
+    client.force_login(nurse)
+    response = client.get(PAGES[status])
+    html = response.content.decode()
+    assert response.status_code == status
+    assert "tel:" not in html and "appointment letters" not in html
+
+
+@override_settings(ROOT_URLCONF=__name__)
+@pytest.mark.parametrize("status", PAGES)
+def test_an_anonymous_visitor_is_shown_no_teams_number(client, status):
+    CareTeamFactory(phone="+44 161 496 0123")
+    response = client.get(PAGES[status])
+    html = response.content.decode()
+    assert response.status_code == status
+    assert "tel:" not in html and "appointment letters" not in html
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_the_403_page_of_a_patient_still_shows_when_the_team_cannot_be_read(client, monkeypatch):
+    client.force_login(_patient_user("+44 161 496 0123"))
+
+    def unreadable(**kwargs):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr("survivorship.views.care_team_for_patient_user", unreadable)
+    response = client.get(PAGES[403])
+    assert response.status_code == 403
+    assert "This page is not available to you" in response.content.decode()
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_the_500_page_stays_static_for_a_patient(client):
+    client.raise_request_exception = False
+    client.force_login(_patient_user("+44 161 496 0123"))
+    response = client.get("/test-500/")
+    assert response.status_code == 500
+    assert "tel:" not in response.content.decode()  # no database read when the site is failing

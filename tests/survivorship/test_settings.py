@@ -55,6 +55,20 @@ def test_invalid_site_url_is_refused_with_a_clear_message():
     assert "SITE_URL must be an absolute http(s) URL" in result.stderr
 
 
+def test_the_undo_window_is_read_from_the_environment_and_must_be_at_least_a_minute():
+    code = "from django.conf import settings; print(settings.SURVEILLANCE_UNDO_MINUTES)"
+    default = _run(["-c", code], {"DEBUG": "1", "DJANGO_SETTINGS_MODULE": "survivorship.settings"})
+    assert default.stdout.strip() == "15", default.stderr
+    longer = _run(
+        ["-c", code],
+        {"DEBUG": "1", "DJANGO_SETTINGS_MODULE": "survivorship.settings", "SURVEILLANCE_UNDO_MINUTES": "60"},
+    )
+    assert longer.stdout.strip() == "60", longer.stderr
+    result = _run(["manage.py", "check"], {"DEBUG": "1", "SURVEILLANCE_UNDO_MINUTES": "0"})
+    assert result.returncode != 0
+    assert "SURVEILLANCE_UNDO_MINUTES must be at least 1" in result.stderr
+
+
 def test_without_redis_url_celery_uses_the_embedded_filesystem_broker():
     code = (
         "import django; django.setup();"

@@ -160,13 +160,11 @@ class Command(BaseCommand):
             state = "finished" if r["finished"] else "in progress"
             if r["finished"] and (r["chunks_failed"] or r["failed"]):
                 state = "finished with errors (the next run retries what is left)"
-            elapsed = (
-                r["finished_at"] if r["finished"] and r["finished_at"] else timezone.now()
-            ) - run.started_at
+            took = f" after {r['elapsed'].total_seconds():.0f} s" if r["elapsed"] is not None else ""
             self.stdout.write(
                 f"Run {run.pk} ({run.get_trigger_display().lower()}), "
                 f"started {run.started_at:%Y-%m-%d %H:%M:%S} UTC, "
-                f"{state} after {elapsed.total_seconds():.0f} s\n"
+                f"{state}{took}\n"
                 f"  plans due: {run.patients_due} (horizon before {run.threshold:%Y-%m-%d})\n"
                 f"  chunks: {r['chunks_done']} of {run.chunks_total} done, {r['chunks_failed']} failed\n"
                 f"  plans: {r['extended']} extended ({r['changed']} with new or changed events, "

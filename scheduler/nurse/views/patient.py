@@ -232,7 +232,7 @@ def _confirm(
         "action": action,
         "form": form,
         "effect": effect,
-        "undo_minutes": int(services.UNDO_WINDOW.total_seconds() // 60),
+        "undo_minutes": int(services.undo_window().total_seconds() // 60),
     }
     return render(request, "nurse/confirm.html", context)
 

@@ -143,12 +143,29 @@ def test_undo_leaves_an_item_changed_since_as_it_is(patient, nurse):
 def test_undo_is_refused_after_the_window_and_resuming_still_works(patient, nurse, frozen):
     services.recurrence_record(patient=patient, detected_on=TODAY, extent="distant", actor=nurse)
     change = SurveillanceChange.objects.get(patient=patient)
-    frozen.shift(services.UNDO_WINDOW + dt.timedelta(seconds=1))
+    frozen.shift(dt.timedelta(minutes=15, seconds=1))  # the default SURVEILLANCE_UNDO_MINUTES
     with pytest.raises(services.PlanError, match="too late"):
         services.surveillance_undo(patient=patient, change_id=change.pk, actor=nurse)
     assert CancerCase.objects.get(patient=patient).surveillance_status == "paused"
     services.surveillance_resume(patient=patient, remission_date=TODAY, actor=nurse)
     assert CancerCase.objects.get(patient=patient).surveillance_status == "active"
+
+
+def test_the_undo_window_follows_the_setting(patient, nurse, frozen, settings):
+    settings.SURVEILLANCE_UNDO_MINUTES = 40
+    services.recurrence_record(patient=patient, detected_on=TODAY, extent="distant", actor=nurse)
+    change = SurveillanceChange.objects.get(patient=patient)
+    assert change.undo_until == NOW + dt.timedelta(minutes=40)
+    frozen.shift(dt.timedelta(minutes=39))  # past the default 15 minutes, within the setting's 40
+    services.surveillance_undo(patient=patient, change_id=change.pk, actor=nurse)
+    assert CancerCase.objects.get(patient=patient).surveillance_status == "active"
+
+    settings.SURVEILLANCE_UNDO_MINUTES = 5
+    services.surveillance_discharge(patient=patient, reason="Moved away", actor=nurse)
+    discharge = SurveillanceChange.objects.get(patient=patient, kind="discharge")
+    frozen.shift(dt.timedelta(minutes=5, seconds=1))
+    with pytest.raises(services.PlanError, match="too late"):
+        services.surveillance_undo(patient=patient, change_id=discharge.pk, actor=nurse)
 
 
 def test_undo_is_refused_once_surveillance_has_moved_on(patient, nurse):
@@ -182,6 +199,12 @@ def test_recording_a_recurrence_asks_to_confirm_with_what_will_happen(client_nur
     assert 'name="confirmed" value="yes"' in body
     assert CancerCase.objects.get(patient=patient).surveillance_status == "active"
     assert not Recurrence.objects.exists()
+
+
+def test_the_confirmation_gives_the_undo_window_of_the_setting(client_nurse, patient, settings):
+    settings.SURVEILLANCE_UNDO_MINUTES = 40
+    response = client_nurse.post(action_url(patient, "discharge"), {"discharge-reason": "Moved away"})
+    assert "You can undo this for 40 minutes afterwards" in text(response)
 
 
 def test_after_confirming_the_page_offers_undo_and_undo_restores(client_nurse, patient):

@@ -295,3 +295,36 @@ def test_the_admin_lists_runs_with_their_progress(
 )
 def test_adding_months_matches_relativedelta(day, months):
     assert services._add_months(day, months) == day + relativedelta(months=months)
+
+
+def status_text() -> str:
+    out = StringIO()
+    call_command("plan", "extend", "--status", stdout=out)
+    return out.getvalue()
+
+
+def test_status_of_a_run_with_nothing_due_says_it_took_no_time_however_late_it_is_asked(later):
+    """A run that found no plan due has no chunk to date its end: it finished as it started,
+    not whenever `--status` happens to be run."""
+    out = StringIO()
+    call_command("plan", "extend", "--inline", stdout=out)
+    assert "0 plans due in 0 chunks" in out.getvalue()
+    assert "finished after 0 s" in out.getvalue()
+    later.shift(dt.timedelta(seconds=12))
+    assert "finished after 0 s" in status_text()
+
+
+def test_status_of_a_run_that_ended_with_a_failed_chunk_counts_until_that_chunk_stopped(
+    patients, later, monkeypatch
+):
+    def regenerate(**kwargs):
+        later.shift(dt.timedelta(seconds=5))
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(extension, "plan_regenerate", regenerate)
+    run = extension.plans_extend(publish=lambda ids: None, chunk_size=10)
+    with pytest.raises(OperationalError):
+        extension.plans_extend_chunk(chunk_id=run.chunks.get().pk)
+    later.shift(dt.timedelta(minutes=1))
+    text = status_text()
+    assert "finished with errors (the next run retries what is left) after 5 s" in text

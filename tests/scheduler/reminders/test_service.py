@@ -15,11 +15,11 @@ from django.utils import timezone
 
 from scheduler.models import Reminder, ReminderPreferences, ScheduledEvent
 from scheduler.plans import services
-from scheduler.reminders import service
+from scheduler.reminders import service, sms
 from scheduler.reminders.send import RetryLater, reminder_send
 from scheduler.reminders.service import reminders_sweep, reminders_sync_patient
 from survivorship.models import CancerCase
-from tests.doubles import RefusingEmailBackend
+from tests.doubles import RecordingSMSBackend, RefusingEmailBackend
 from tests.factories import CancerCaseFactory, ScheduledEventFactory
 
 pytestmark = pytest.mark.django_db
@@ -303,6 +303,70 @@ def test_the_email_gives_the_care_teams_number_and_hours(due_reminder):
     message = mail.outbox[0]
     assert "Call +44 161 496 0123 (Monday to Friday, 8:30 am to 5 pm)." in message.body
     assert 'href="tel:+441614960123"' in message.alternatives[0][0]
+
+
+@pytest.fixture
+def sms_outbox(settings):
+    settings.SMS_BACKEND = "tests.doubles.RecordingSMSBackend"
+    RecordingSMSBackend.sent = []
+    return RecordingSMSBackend.sent
+
+
+@pytest.fixture
+def due_sms(patient, clock, queued, django_capture_on_commit_callbacks):
+    patient.reminder_channel = "sms"
+    patient.phone = "+1 555 0100 1234"
+    patient.save(update_fields=["reminder_channel", "phone"])
+    event = event_on(patient, dt.date(2026, 3, 9), title="CEA blood test", location="")
+    sweep(django_capture_on_commit_callbacks)
+    clock.move_to(dt.datetime(2026, 3, 2, 14, 0, 5, tzinfo=UTC))
+    return rows(event)[7]
+
+
+def test_the_sms_gives_the_care_teams_number(due_sms, sms_outbox):
+    team = due_sms.event.patient.care_team
+    team.phone, team.opening_hours = "+44 161 496 0123", "Monday to Friday, 8:30 am to 5 pm"
+    team.save(update_fields=["phone", "opening_hours"])
+    assert reminder_send(reminder_id=due_sms.pk) == "sent"
+    (message,) = sms_outbox
+    assert message["to"] == "+1 555 0100 1234"
+    assert "Call +44 161 496 0123 with any question." in message["body"]
+    assert message["body"].endswith(f"/me/events/{due_sms.event_id}/")  # the link stays last
+    assert "CEA" not in message["body"]
+
+
+def test_the_sms_of_a_team_without_a_number_asks_no_one_to_call(due_sms, sms_outbox):
+    assert due_sms.event.patient.care_team.phone == ""
+    assert reminder_send(reminder_id=due_sms.pk) == "sent"
+    (message,) = sms_outbox
+    assert "Call" not in message["body"]
+    assert message["body"].startswith("Reminder from ")
+
+
+def test_the_longest_possible_sms_stays_within_what_the_provider_accepts(
+    due_sms, sms_outbox, nurse, settings
+):
+    """Every field at its longest (team name, title shown by choice, place, phone number):
+    the text still fits the provider's limit on a message body."""
+    settings.SITE_URL = "https://follow-up.example-hospital.nhs.test"
+    patient = due_sms.event.patient
+    team = patient.care_team
+    team.name = "T" * team._meta.get_field("name").max_length
+    team.phone = "+44 " + "1" * (team._meta.get_field("phone").max_length - 4)
+    team.save(update_fields=["name", "phone"])
+    ReminderPreferences.objects.create(patient=patient, calendar_details=True)
+    services.event_book(
+        event=due_sms.event, actor=nurse, start=dt.datetime(2026, 3, 9, 14, 15, tzinfo=patient.zone),
+        duration_minutes=30, location="L" * ScheduledEvent._meta.get_field("location").max_length,
+    )  # fmt: skip
+    ScheduledEvent.objects.filter(pk=due_sms.event_id).update(
+        title="X" * ScheduledEvent._meta.get_field("title").max_length
+    )
+    Reminder.objects.filter(pk=due_sms.pk).update(status=Status.PENDING, send_at=timezone.now())
+    assert reminder_send(reminder_id=due_sms.pk) == "sent"
+    (message,) = sms_outbox
+    assert team.phone in message["body"] and "X" * 200 in message["body"]
+    assert len(message["body"]) <= sms.MAX_BODY_LENGTH
 
 
 def test_subject_names_the_test_only_when_the_patient_opted_in(due_reminder):
