@@ -66,8 +66,14 @@ run: pdf-deps demo
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops web, worker and beat)"
 	PORT=$(PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(DEV_ENV) $(BIN)/honcho start -f Procfile
 
+# The suite in TEST_WORKERS processes (pytest-xdist; each has its own test database and, with
+# REDIS_URL, its own Redis database: tests/conftest.py), then the worker integration tests
+# alone: they restart Redis and run real workers on it, which no other test may share.
+TEST_WORKERS ?= 2
+
 test: $(STAMP) browser node-deps pdf-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --ignore=tests/integration
+	$(BIN)/pytest tests/integration
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,11 +11,13 @@ import importlib.util
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 from django.conf import settings
 
+from survivorship import celery_app
 from tests.factories import CareTeamFactory, NurseFactory
 
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -79,12 +81,48 @@ def _test_run_setup() -> None:
     """What the settings leave to whoever runs the app (they create nothing and have no test
     mode; pyproject.toml's [tool.pytest_env] sets the environment): without Redis, each test
     process has a cache of its own in memory (not the shared files under var/cache), and the
-    embedded broker's folders and the static root exist (make run creates them for the app)."""
+    embedded broker's folders and the static root exist (make run creates them for the app).
+
+    Passwords are hashed with MD5: Django's PBKDF2 (a million rounds) costs about half a
+    second per password on a small machine, paid for every user a factory, ``seed_demo`` or a
+    sign-in makes. No test is about the hash itself (Django tests its hashers)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    _redis_db_per_worker()
     if not settings.REDIS_URL:
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
         for folder in ("data_folder_in", "processed_folder"):
             Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[folder]).mkdir(parents=True, exist_ok=True)
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+# Redis databases other test code uses by number: the integration harness's
+# (REMINDERS_IT_REDIS_DB) and the feed tests' Redis cache (tests/scheduler/feeds/test_views.py).
+_RESERVED_REDIS_DBS = {int(os.environ.get("REMINDERS_IT_REDIS_DB", "11")), 12}
+
+
+def _redis_db_per_worker() -> None:
+    """Under pytest-xdist (``make test`` runs ``-n 2``), each worker process gets a Redis
+    database of its own: tests clear the cache (FLUSHDB) and count rate limits in it, and must
+    not see another worker's. Worker gw0 keeps REDIS_URL's database, gwN takes the N-th free
+    one after it. The settings read REDIS_URL before any conftest runs, so the cache, the broker
+    and the environment (read by tests and subprocesses) are pointed at it here."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not settings.REDIS_URL or not worker.startswith("gw"):
+        return
+    base = urlsplit(settings.REDIS_URL)
+    first = int(base.path.strip("/") or 0)
+    free = [db for db in range(first, 16) if db not in _RESERVED_REDIS_DBS or db == first]
+    index = int(worker[2:])
+    if index >= len(free):
+        raise pytest.UsageError(f"no Redis database left for xdist worker {worker} (from {first} to 15)")
+    url = urlunsplit(base._replace(path=f"/{free[index]}"))
+    os.environ["REDIS_URL"] = url
+    settings.REDIS_URL = url
+    settings.CACHES["default"]["LOCATION"] = url
+    settings.CELERY_BROKER_URL = url
+    settings.CELERY_RESULT_BACKEND = url
+    celery_app.conf.broker_url = url
+    celery_app.conf.result_backend = url
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

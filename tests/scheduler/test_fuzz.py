@@ -146,7 +146,6 @@ def _shape(form: Form) -> tuple:
 
 @pytest.fixture(autouse=True)
 def frozen(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.FEED_RATE_LIMIT = 0
     with time_machine.travel(NOW, tick=False):
         yield

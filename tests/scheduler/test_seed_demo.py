@@ -6,12 +6,34 @@ import datetime as dt
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
 from scheduler.models import AnalyteResult, ScheduledEvent
 from survivorship.models import CancerCase, CareTeam, Patient, User
 
 pytestmark = pytest.mark.django_db
+
+
+def _seed() -> None:
+    with open("/dev/null", "w") as sink:
+        call_command("seed_demo", stdout=sink)
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """The demo, seeded once for this module's tests: inside a transaction that each test's
+    own (a savepoint within it) rolls back to, and that is rolled back after the last one, so
+    no other module sees the demo."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            _seed()
+            yield
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
 
 def _counts() -> dict[str, int]:
@@ -23,8 +45,7 @@ def _counts() -> dict[str, int]:
     }
 
 
-def test_seed_demo_creates_the_documented_people():
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+def test_seed_demo_creates_the_documented_people(seeded):
     assert User.objects.filter(role=User.Role.ADMINISTRATOR).count() == 1
     assert User.objects.filter(role=User.Role.NURSE).count() == 3
     assert CareTeam.objects.count() == 2
@@ -41,25 +62,22 @@ def test_seed_demo_creates_the_documented_people():
     assert all(mrn.startswith("DEMO-") for mrn in Patient.objects.values_list("mrn", flat=True))
 
 
-def test_seed_demo_twice_creates_nothing_new():
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+def test_seed_demo_twice_creates_nothing_new(seeded):
     before = _counts()
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    _seed()
     assert _counts() == before
 
 
-def test_demo_logins_work(client):
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+def test_demo_logins_work(seeded, client):
     for login in ["admin", "nurse.ada", "patient1@demo.example"]:
         client.logout()
         response = client.post("/accounts/login/", {"username": login, "password": "followup-demo"})
         assert response.status_code == 302, login
 
 
-def test_seed_demo_history_looks_like_a_real_clinics():
+def test_seed_demo_history_looks_like_a_real_clinics(seeded):
     """Most past items done with results, a few skipped or missed, a handful overdue (and
     none overdue for years): issue 14.4."""
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     today = timezone.localdate()
     past = ScheduledEvent.objects.filter(
         patient__cancer_case__surveillance_status=CancerCase.SurveillanceStatus.ACTIVE, window_end__lt=today
@@ -79,8 +97,7 @@ def test_seed_demo_history_looks_like_a_real_clinics():
     )
 
 
-def test_every_demo_team_has_obviously_fictional_contact_details():
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+def test_every_demo_team_has_obviously_fictional_contact_details(seeded):
     drama_ranges = ("+44 20 7946 0", "+44 161 496 0", "+44 117 496 0", "+44 121 496 0")
     for team in CareTeam.objects.all():
         team.full_clean()

@@ -38,7 +38,6 @@ TEMPLATES = Path(django_settings.BASE_DIR) / "templates"
 
 @pytest.fixture(autouse=True)
 def frozen(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with time_machine.travel(NOW, tick=False):
         yield
 

@@ -24,8 +24,6 @@ def lockout_on(settings):
     settings.AXES_ENABLED = True
     settings.AXES_FAILURE_LIMIT = 5
     settings.LOGIN_ADDRESS_FAILURE_LIMIT = 20
-    # A fast hasher: these tests sign in dozens of times (the real one is deliberately slow).
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def required(settings, time_machine):
     settings.STAFF_2FA_REQUIRED = True
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     time_machine.move_to("2026-06-15 09:00:00Z", tick=False)
 
 

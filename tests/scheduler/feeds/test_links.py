@@ -35,7 +35,6 @@ def _clock_and_cache(settings):
     settings.CACHES = LOCAL_CACHE
     settings.FEED_RATE_LIMIT = 1000
     settings.FEED_FRESH_SECONDS = 60
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     clear_cache()
     with time_machine.travel(NOW, tick=False):
         yield

@@ -24,7 +24,6 @@ NOW = dt.datetime(2026, 6, 15, 10, 0, tzinfo=dt.UTC)
 
 @pytest.fixture(autouse=True)
 def frozen(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with time_machine.travel(NOW, tick=False):
         yield
 

@@ -36,7 +36,6 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture(autouse=True)
 def frozen(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast test users
     with time_machine.travel(NOW, tick=False):
         yield
 

@@ -36,7 +36,6 @@ FUTURE_REMISSION = "The remission date cannot be in the future."
 
 @pytest.fixture(autouse=True)
 def frozen(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with time_machine.travel(NOW, tick=False):
         yield
 
