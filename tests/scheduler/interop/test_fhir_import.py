@@ -514,3 +514,23 @@ def test_a_csv_without_the_status_column_or_value_leaves_existing_statuses_alone
         assert preview.count(imports.UNCHANGED) == len(CASELOAD)
         _run(job)
     assert dict(CancerCase.objects.values_list("patient__mrn", "surveillance_status")) == statuses
+
+
+@pytest.mark.parametrize(
+    ("plans", "clinical", "status"),
+    [
+        ([], "", ""),  # a Bundle of Patient + Condition only says nothing
+        ([], "remission", ""),
+        ([], "relapse", "paused"),  # a foreign record's recurrence, without any plan
+        (["revoked"], "remission", ""),  # an earlier episode only
+        (["revoked", "active"], "remission", "active"),
+        (["active"], "recurrence", "paused"),  # the Condition wins over an active plan
+        (["on-hold"], "", "paused"),
+        (["active", "completed"], "", "discharged"),  # any completed plan, on the safe side
+        (["draft"], "active", ""),
+    ],
+)
+def test_the_surveillance_status_a_bundle_says(plans, clinical, status):
+    condition = {"clinicalStatus": {"coding": [{"code": clinical}]}} if clinical else {}
+    careplans = [{"resourceType": "CarePlan", "status": plan} for plan in plans]
+    assert fhir.record_surveillance_status(careplans, condition) == status
