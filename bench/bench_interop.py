@@ -94,7 +94,7 @@ def _csv(patients: int, teams: list[str]) -> bytes:
             ",".join([
                 f"BENCH-{i:06d}", f"Bench Patient {i:05d} (fictional)", born.isoformat(),
                 f"bench{i}@example.test", "", "Europe/London", "email", teams[i % len(teams)], slug,
-                remission.isoformat(), "complete", format_facts(facts),
+                remission.isoformat(), "complete", format_facts(facts), "active",
             ]) + "\n"
         )  # fmt: skip
     return out.getvalue().encode()

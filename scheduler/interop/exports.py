@@ -35,12 +35,14 @@ def caseload_rows(patients: QuerySet[Patient]) -> Iterator[list[str]]:
             case.remission_date.isoformat() if case else "",
             case.remission_type if case else "",
             format_facts(case.facts) if case else "",
+            case.surveillance_status if case else "",
         ]
 
 
 def caseload_csv(patients: QuerySet[Patient]) -> Iterator[str]:
     """CSV lines (header first) of ``patients``; cells that a spreadsheet would run as a
-    formula get a leading apostrophe (the import removes it)."""
+    formula get a leading apostrophe (the import removes it). The last column,
+    ``surveillance_status``, is what the import checks and never writes (README)."""
     writer = csv.writer(_Echo(), lineterminator="\r\n")
     yield writer.writerow(COLUMNS)
     for row in caseload_rows(patients):

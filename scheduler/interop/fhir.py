@@ -350,6 +350,34 @@ def condition_case(condition: dict[str, Any]) -> tuple[str, str, str, str]:
     return cancer_type, remission, remission_type, facts
 
 
+_STATUS_OF_CAREPLAN = {fhir_status: status for status, fhir_status in _CAREPLAN_STATUS.items()}
+_RECURRENT = ("recurrence", "relapse")
+
+
+def record_surveillance_status(careplans: Iterable[dict[str, Any]], condition: dict[str, Any]) -> str:
+    """The surveillance status a patient's resources say, as CSV-like text: the current
+    (not revoked) CarePlan's ``on-hold`` is ``paused`` and ``completed`` is ``discharged``
+    (as ``careplan_resource`` writes them), ``active`` is ``active``; a Condition whose
+    clinical status is ``recurrence`` or ``relapse`` is ``paused`` whatever the plan says.
+    "" when the resources say none of these (a Bundle of Patient + Condition alone)."""
+    said = {
+        _STATUS_OF_CAREPLAN[plan.get("status", "")]
+        for plan in careplans
+        if plan.get("status") in _STATUS_OF_CAREPLAN
+    }
+    codes = {c.get("code") for c in ((condition.get("clinicalStatus") or {}).get("coding") or [])}
+    if codes & set(_RECURRENT):
+        said.add(CancerCase.SurveillanceStatus.PAUSED)
+    for status in (
+        CancerCase.SurveillanceStatus.DISCHARGED,
+        CancerCase.SurveillanceStatus.PAUSED,
+        CancerCase.SurveillanceStatus.ACTIVE,
+    ):
+        if status in said:
+            return str(status)
+    return ""
+
+
 def careplan_resource(
     case: CancerCase, patient: Patient, episode: int, events: list[ScheduledEvent]
 ) -> dict[str, Any]:

@@ -9,6 +9,12 @@ leaves a half-enrolled patient nor takes another patient with it (a failed batch
 one patient per transaction). Rows are matched by MRN within the organisation:
 re-importing the same file changes nothing.
 
+The surveillance status a file gives (the CSV's optional ``surveillance_status``, a Bundle's
+CarePlan / Condition status) is checked, never imported (``status_problem``): a new patient
+is enrolled in active surveillance only, so one the file says is paused or discharged is
+refused; an existing patient whose status in the file differs from the database's is refused
+too. Pausing and discharging stay nurse actions on the patient's page.
+
 The CSV columns (``COLUMNS``; README "Bulk enrolment") are those of ``caseload_csv`` in
 ``scheduler.interop.exports``, so an export imports back as it was.
 """
@@ -21,7 +27,7 @@ import hashlib
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +45,7 @@ from survivorship.timezones import DEFAULT_TIME_ZONE, available_time_zones, zone
 
 COLUMNS = (
     "mrn", "name", "date_of_birth", "email", "phone", "time_zone", "reminder_channel", "care_team",
-    "cancer_type", "remission_date", "remission_type", "facts",
+    "cancer_type", "remission_date", "remission_type", "facts", "surveillance_status",
 )  # fmt: skip
 REQUIRED = ("mrn", "name", "date_of_birth", "care_team", "cancer_type", "remission_date")
 MAX_BYTES = 20 * 1024 * 1024
@@ -80,6 +86,9 @@ class Row:
     remission_date: dt.date
     remission_type: str
     facts: dict[str, str]
+    # What the file says (a CancerCase.SurveillanceStatus value), "" when it says nothing.
+    # Checked by ``status_problem``; never written.
+    surveillance_status: str = ""
 
     def patient_details(self) -> dict[str, object]:
         return {
@@ -374,6 +383,9 @@ def check_row(number: int, values: Mapping[str, str], context: Context) -> tuple
         "remission_type", CancerCase.RemissionType.COMPLETE, CancerCase.RemissionType.values, "remission type"
     )
     cancer_type, facts = check.cancer()
+    surveillance_status = check.get("surveillance_status")
+    if surveillance_status:
+        check.choice("surveillance_status", "", CancerCase.SurveillanceStatus.values, "surveillance status")
     mrn = check.get("mrn")
     if not check.problems:  # a channel without its address, once the row is otherwise right
         if channel == Patient.Channel.EMAIL and not email:
@@ -388,8 +400,54 @@ def check_row(number: int, values: Mapping[str, str], context: Context) -> tuple
         number=number, mrn=mrn, display_name=check.get("name"), date_of_birth=born, email=email,
         phone=phone, time_zone=zone_name, reminder_channel=channel, care_team=team,
         cancer_type=cancer_type, remission_date=remission, remission_type=remission_type, facts=facts,
+        surveillance_status=surveillance_status,
     )  # fmt: skip
     return row, []
+
+
+# --- the surveillance status -----------------------------------------------------------------
+
+_STATUS_WORDS = {
+    CancerCase.SurveillanceStatus.ACTIVE: "in active surveillance",
+    CancerCase.SurveillanceStatus.PAUSED: "paused for a recurrence",
+    CancerCase.SurveillanceStatus.DISCHARGED: "discharged",
+}
+
+
+def status_problem(row: Row, patient: Patient | None) -> Problem | None:
+    """The refusal a row gets for its surveillance status, given the organisation's patient
+    of that MRN (None: a new patient), or None. The import enrols patients in active
+    surveillance only and never changes a patient's status: pausing (a recurrence) and
+    discharging are nurse actions with their own records, which cancel planned items and
+    withdraw reminders. A row that gives no status is not checked (new patients: active)."""
+    said = row.surveillance_status
+    if not said:
+        return None
+    case = getattr(patient, "cancer_case", None) if patient is not None else None
+    if case is None:  # enrolled by this import (with a new plan)
+        if said == CancerCase.SurveillanceStatus.PAUSED:
+            reason = (
+                "This patient is paused for a recurrence in the file: import enrols patients in "
+                "active surveillance only. Enrol them by hand and record the recurrence on their "
+                "page once enrolled."
+            )
+        elif said == CancerCase.SurveillanceStatus.DISCHARGED:
+            reason = (
+                "This patient is discharged in the file: import enrols patients in active "
+                "surveillance only; enrol or discharge them by hand."
+            )
+        else:
+            return None
+    elif said != case.surveillance_status:
+        reason = (
+            f"The file says {'active surveillance' if said == 'active' else _STATUS_WORDS[said]}, "
+            f"but the patient is {_STATUS_WORDS[case.surveillance_status]} here. Import never changes "
+            "the surveillance status: record the recurrence, resume or discharge on the patient's page "
+            "(or correct the file), then import again."
+        )
+    else:
+        return None
+    return Problem(row.number, "surveillance_status", reason, row.mrn)
 
 
 # --- FHIR Bundle --------------------------------------------------------------------------
@@ -433,6 +491,7 @@ def fhir_records(text: str) -> Iterator[tuple[int, dict[str, str]]]:
         plans = [plan for key in sorted(keys) for plan in careplans.get(key, [])]
         values = _fhir_values(resource, condition)
         values["care_team"] = _team_name(plans, team_names)
+        values["surveillance_status"] = fhir.record_surveillance_status(plans, condition)
         yield number, values
 
 
@@ -527,16 +586,19 @@ def checked_rows(
     return rows, problems
 
 
-def rows_to_import(text: str, fmt: str, context: Context, *, after: int = 0) -> Iterator[Row]:
+def rows_to_import(
+    text: str, fmt: str, context: Context, *, after: int = 0, refused: Container[int] = ()
+) -> Iterator[Row]:
     """The rows ``checked_rows`` accepts, from the one after row number ``after`` on, checked
-    as they are taken (a resumed import does not check again what it already imported).
-    Raises FileError at once if the file cannot be read."""
+    as they are taken (a resumed import does not check again what it already imported),
+    leaving out the row numbers in ``refused`` (those the preview refused, e.g. for their
+    surveillance status). Raises FileError at once if the file cannot be read."""
     records = list(records_of(text, fmt))
     duplicated = _duplicated_mrns(records)
     return (
         row
         for number, values in records
-        if number > after and _mrn(values) not in duplicated
+        if number > after and number not in refused and _mrn(values) not in duplicated
         for row in [check_row(number, values, context)[0]]
         if row is not None
     )
@@ -553,11 +615,17 @@ def import_preview(*, text: str, fmt: str, context: Context) -> Preview:
             organisation=context.organisation, mrn__in=mrns[start : start + 1000]
         ).select_related("cancer_case", "care_team"):
             existing[patient.mrn] = patient
+    preview.rows = []
     for row in rows:
         patient = existing.get(row.mrn)
+        if problem := status_problem(row, patient):
+            preview.problems.append(problem)
+            continue
+        preview.rows.append(row)
         preview.outcome[row.mrn] = (
             CREATED if patient is None else (UPDATED if _differs(patient, row) else UNCHANGED)
         )
+    preview.problems.sort(key=lambda p: (p.row, p.column))
     return preview
 
 
@@ -580,6 +648,8 @@ def import_apply_row(*, row: Row, organisation: Organisation, actor: User | None
             .filter(organisation=organisation, mrn=row.mrn)
             .first()
         )
+        if problem := status_problem(row, patient):
+            raise ValidationError({"surveillance_status": problem.reason})
         if patient is None:
             new = Patient(organisation=organisation, mrn=row.mrn, **row.patient_details())
             services.patient_enrol(patient=new, case=CancerCase(**row.case_values()), actor=actor)
@@ -609,7 +679,8 @@ def import_apply_rows(
     refused it). New patients are enrolled together (``patients_enrol``: one transaction,
     a few queries for the batch); patients already there are compared first and updated
     one by one. A refused or clashing row never takes the others with it, and a patient is
-    never half-enrolled."""
+    never half-enrolled, nor enrolled when the file says they are paused or discharged
+    (``status_problem``)."""
     existing = {
         patient.mrn: patient
         for patient in Patient.objects.filter(organisation=organisation, mrn__in=[row.mrn for row in rows])
@@ -620,7 +691,9 @@ def import_apply_rows(
     new: list[Row] = []
     for row in rows:
         patient = existing.get(row.mrn)
-        if patient is None:
+        if problem := status_problem(row, patient):
+            outcomes[row.number] = problem
+        elif patient is None:
             new.append(row)
         elif not _differs(patient, row):
             outcomes[row.number] = UNCHANGED

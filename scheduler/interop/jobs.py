@@ -75,7 +75,11 @@ def import_job_run(*, job_id: int, budget: float = 40.0, max_rows: int | None = 
         ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now())
     context = imports.Context.for_user(job.created_by, job.organisation, job.default_care_team)
     try:
-        rows = imports.rows_to_import(job.content, job.format, context, after=job.resume_after)
+        # The rows the preview refused stay refused (they are in the report already).
+        refused = {problem["row"] for problem in job.problems}
+        rows = imports.rows_to_import(
+            job.content, job.format, context, after=job.resume_after, refused=refused
+        )
     except imports.FileError as exc:
         _finish(job, ImportJob.Status.FAILED, [imports.Problem(0, "", str(exc))])
         return "done"

@@ -4,11 +4,14 @@ same plans; the care team and reminder channel a Bundle names are checked like a
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
@@ -16,7 +19,7 @@ from django.utils import timezone
 
 from scheduler.interop import exports, fhir, imports, jobs
 from scheduler.interop.selectors import records_of
-from scheduler.models import ImportJob, ScheduledEvent
+from scheduler.models import ImportJob, Reminder, ScheduledEvent
 from scheduler.plans import services
 from survivorship.models import CancerCase, CareTeam, Organisation, Patient
 from tests.factories import AdministratorFactory, CareTeamFactory, NurseFactory, OrganisationFactory
@@ -155,19 +158,25 @@ def test_fhir_export_imports_into_an_empty_organisation_as_the_same_patients_and
 
 def test_every_seeded_patient_imports_from_the_fhir_export_with_the_same_details():
     """The demo caseload (every cancer type, paused and discharged patients, custom items):
-    its details survive; its plans differ by what a file does not carry (items done,
-    booked or added by hand, the surveillance status: README "Bulk enrolment")."""
+    the patients in active surveillance come back with the same details (their plans differ
+    by what a file does not carry: items done, booked or added by hand); the paused and the
+    discharged ones are refused (README "Bulk enrolment")."""
     call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     seeded = Organisation.objects.get()
     target = OrganisationFactory(name="Target Hospital (demo)", slug="target")
     for name in CareTeam.objects.values_list("name", flat=True):
         CareTeamFactory(organisation=target, name=name)
-    before = _details(seeded)
+    statuses = dict(CancerCase.objects.values_list("patient__mrn", "surveillance_status"))
+    assert set(statuses.values()) == {"active", "paused", "discharged"}
+    before = {mrn: d for mrn, d in _details(seeded).items() if statuses[mrn] == "active"}
     job, preview, error = jobs.import_job_preview(
         user=AdministratorFactory(), organisation=target, data=json.dumps(_export(seeded)).encode(),
         filename="export.json",
     )  # fmt: skip
-    assert error == "" and preview.problems == [], preview.problems
+    assert error == ""
+    assert {(p.mrn, p.column) for p in preview.problems} == {
+        (mrn, "surveillance_status") for mrn, status in statuses.items() if status != "active"
+    }
     assert preview.count(imports.CREATED) == len(before)
     _run(job)
     assert _details(target) == before
@@ -336,3 +345,192 @@ def test_a_foreign_bundle_without_the_extension_takes_the_channel_from_the_prefe
         "EHR-2": "email",
         "EHR-3": "email",
     }
+
+
+# --- the surveillance status --------------------------------------------------------------
+
+PAUSED_MRN, DISCHARGED_MRN = "SRC-0001", "SRC-0002"
+
+
+def _pause_and_discharge() -> None:
+    """SRC-0001 paused for a recurrence, SRC-0002 discharged, the others active."""
+    today = timezone.localdate()
+    services.recurrence_record(
+        patient=Patient.objects.get(mrn=PAUSED_MRN), detected_on=today, extent="local", actor=None
+    )
+    services.surveillance_discharge(
+        patient=Patient.objects.get(mrn=DISCHARGED_MRN), reason="Moved away (test)", actor=None
+    )
+
+
+def _file(organisation: Organisation, fmt: str) -> tuple[bytes, str]:
+    patients = Patient.objects.filter(organisation=organisation)
+    if fmt == "csv":
+        return "".join(exports.caseload_csv(patients)).encode(), "caseload.csv"
+    return json.dumps(_export(organisation)).encode(), "export.json"
+
+
+def test_the_csv_export_carries_each_patients_surveillance_status(source):
+    _pause_and_discharge()
+    rows = list(csv.DictReader(io.StringIO("".join(exports.caseload_csv(Patient.objects.all())))))
+    assert {r["mrn"]: r["surveillance_status"] for r in rows} == {
+        "SRC-0001": "paused", "SRC-0002": "discharged",
+        "SRC-0003": "active", "SRC-0004": "active", "SRC-0005": "active",
+    }  # fmt: skip
+
+
+def test_the_fhir_export_says_paused_as_on_hold_and_discharged_as_completed(source):
+    _pause_and_discharge()
+    statuses: dict[str, set[str]] = {}
+    mrns = dict(Patient.objects.values_list("pk", "mrn"))
+    for item in _export(source)["entry"]:
+        resource = item["resource"]
+        if resource["resourceType"] == "CarePlan" and resource["status"] != "revoked":
+            mrn = mrns[int(resource["subject"]["reference"].split("/")[1])]
+            statuses.setdefault(mrn, set()).add(resource["status"])
+        if resource["resourceType"] == "Condition":
+            mrn = mrns[int(resource["subject"]["reference"].split("/")[1])]
+            statuses.setdefault(mrn, set()).add(resource["clinicalStatus"]["coding"][0]["code"])
+    assert statuses[PAUSED_MRN] == {"on-hold", "recurrence"}
+    assert "completed" in statuses[DISCHARGED_MRN]
+    assert all("active" in s for mrn, s in statuses.items() if mrn not in (PAUSED_MRN, DISCHARGED_MRN))
+    for record in records_of(Patient.objects.filter(organisation=source)):
+        assert (
+            fhir.record_surveillance_status(
+                [r for r in fhir.record_resources(record) if r["resourceType"] == "CarePlan"],
+                fhir.condition_resource(record.patient.cancer_case, record.patient),
+            )
+            == record.patient.cancer_case.surveillance_status
+        )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "fhir"])
+def test_an_export_imports_into_an_empty_organisation_without_its_paused_or_discharged_patients(
+    source, nurse, fmt
+):
+    """Import enrols in active surveillance only: a paused or discharged patient of the file
+    is refused with the reason, and nothing at all is written for them (no patient, no plan,
+    no reminder: a discharged patient is never reminded of an exam)."""
+    _pause_and_discharge()
+    active = {mrn: plan for mrn, plan in _plans(source).items() if mrn not in (PAUSED_MRN, DISCHARGED_MRN)}
+    details = {mrn: d for mrn, d in _details(source).items() if mrn in active}
+    data, filename = _file(source, fmt)
+    job, preview, error = jobs.import_job_preview(
+        user=nurse, organisation=_target(), data=data, filename=filename
+    )
+    assert error == ""
+    problems = {p.mrn: p for p in preview.problems}
+    assert set(problems) == {PAUSED_MRN, DISCHARGED_MRN}
+    assert {p.column for p in problems.values()} == {"surveillance_status"}
+    assert "paused for a recurrence" in problems[PAUSED_MRN].reason
+    assert "record the recurrence" in problems[PAUSED_MRN].reason
+    assert "discharged" in problems[DISCHARGED_MRN].reason
+    assert "active surveillance only" in problems[DISCHARGED_MRN].reason
+    number, _ = _patient_entry(json.loads(data), DISCHARGED_MRN) if fmt == "fhir" else (3, None)
+    assert problems[DISCHARGED_MRN].row == number
+    assert preview.count(imports.CREATED) == len(active) and set(preview.outcome) == set(active)
+    assert (job.total, job.refused_count) == (len(active), 2)
+    assert not Patient.objects.filter(organisation=_target()).exists()
+
+    job = _run(job)
+    assert (job.processed, job.created_count, job.refused_count) == (len(active), len(active), 2)
+    assert len(job.problems) == 2
+    assert _details(_target()) == details
+    assert _plans(_target()) == active
+    refused = Patient.objects.filter(organisation=_target(), mrn__in=[PAUSED_MRN, DISCHARGED_MRN])
+    assert not refused.exists()
+    target_events = ScheduledEvent.objects.filter(patient__organisation=_target())
+    assert not target_events.filter(patient__mrn__in=[PAUSED_MRN, DISCHARGED_MRN]).exists()
+    assert not Reminder.objects.filter(
+        event__patient__organisation=_target(), event__patient__mrn__in=[PAUSED_MRN, DISCHARGED_MRN]
+    ).exists()
+    assert set(CancerCase.objects.filter(patient__organisation=_target()).values_list(
+        "surveillance_status", flat=True
+    )) == {"active"}  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", ["csv", "fhir"])
+def test_the_import_itself_refuses_a_new_discharged_patient_whatever_the_preview_said(source, nurse, fmt):
+    """The rule holds where patients are written, not only in the preview: rows imported
+    without a preview (or after the patient was deleted meanwhile) are refused too."""
+    _pause_and_discharge()
+    data, _ = _file(source, fmt)
+    context = imports.Context.for_user(nurse, _target())
+    rows = list(imports.rows_to_import(data.decode(), fmt, context))
+    outcomes = {
+        row.mrn: outcome
+        for row, outcome in imports.import_apply_rows(rows=rows, organisation=_target(), actor=nurse)
+    }
+    assert outcomes[PAUSED_MRN].column == "surveillance_status"
+    assert outcomes[DISCHARGED_MRN].column == "surveillance_status"
+    assert not Patient.objects.filter(organisation=_target(), mrn__in=[PAUSED_MRN, DISCHARGED_MRN]).exists()
+    row = next(row for row in rows if row.mrn == DISCHARGED_MRN)
+    with pytest.raises(ValidationError) as refused:
+        imports.import_apply_row(row=row, organisation=_target(), actor=nurse)
+    assert "surveillance_status" in refused.value.message_dict
+    assert not ScheduledEvent.objects.filter(
+        patient__mrn=DISCHARGED_MRN, patient__organisation=_target()
+    ).exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "fhir"])
+def test_a_status_that_differs_from_the_database_refuses_that_patient_and_changes_nothing(source, fmt):
+    """Over existing patients the import never changes the surveillance status: a file that
+    says otherwise than the database refuses the patient, with both statuses in the reason."""
+    data, filename = _file(source, fmt)  # everyone active in the file
+    _pause_and_discharge()
+    statuses = dict(CancerCase.objects.values_list("patient__mrn", "surveillance_status"))
+    plans = _plans(source)
+    job, preview, _ = jobs.import_job_preview(
+        user=AdministratorFactory(), organisation=source, data=data, filename=filename
+    )
+    problems = {p.mrn: p for p in preview.problems}
+    assert set(problems) == {PAUSED_MRN, DISCHARGED_MRN}
+    assert {p.column for p in problems.values()} == {"surveillance_status"}
+    assert "The file says active surveillance" in problems[DISCHARGED_MRN].reason
+    assert "discharged here" in problems[DISCHARGED_MRN].reason
+    assert "never changes the surveillance status" in problems[DISCHARGED_MRN].reason
+    assert preview.count(imports.UNCHANGED) == len(CASELOAD) - 2
+    _run(job)
+    assert dict(CancerCase.objects.values_list("patient__mrn", "surveillance_status")) == statuses
+    assert _plans(source) == plans
+
+
+def test_a_csv_without_the_status_column_or_value_leaves_existing_statuses_alone(source):
+    """A file that does not say (no column, or an empty cell) is not compared: as before."""
+    _pause_and_discharge()
+    statuses = dict(CancerCase.objects.values_list("patient__mrn", "surveillance_status"))
+    text = "".join(exports.caseload_csv(Patient.objects.all()))
+    without_column = "\r\n".join(line.rsplit(",", 1)[0] for line in text.strip().split("\r\n"))
+    empty_cells = "\r\n".join(
+        line if number == 0 else line.rsplit(",", 1)[0] + ","
+        for number, line in enumerate(text.strip().split("\r\n"))
+    )
+    for data in (without_column, empty_cells):
+        job, preview, error = jobs.import_job_preview(
+            user=AdministratorFactory(), organisation=source, data=data.encode(), filename="c.csv"
+        )
+        assert error == "" and preview.problems == [], preview.problems
+        assert preview.count(imports.UNCHANGED) == len(CASELOAD)
+        _run(job)
+    assert dict(CancerCase.objects.values_list("patient__mrn", "surveillance_status")) == statuses
+
+
+@pytest.mark.parametrize(
+    ("plans", "clinical", "status"),
+    [
+        ([], "", ""),  # a Bundle of Patient + Condition only says nothing
+        ([], "remission", ""),
+        ([], "relapse", "paused"),  # a foreign record's recurrence, without any plan
+        (["revoked"], "remission", ""),  # an earlier episode only
+        (["revoked", "active"], "remission", "active"),
+        (["active"], "recurrence", "paused"),  # the Condition wins over an active plan
+        (["on-hold"], "", "paused"),
+        (["active", "completed"], "", "discharged"),  # any completed plan, on the safe side
+        (["draft"], "active", ""),
+    ],
+)
+def test_the_surveillance_status_a_bundle_says(plans, clinical, status):
+    condition = {"clinicalStatus": {"coding": [{"code": clinical}]}} if clinical else {}
+    careplans = [{"resourceType": "CarePlan", "status": plan} for plan in plans]
+    assert fhir.record_surveillance_status(careplans, condition) == status

@@ -23,7 +23,8 @@ from tests.factories import CareTeamFactory, NurseFactory, OrganisationFactory
 pytestmark = pytest.mark.django_db
 
 SAMPLE = Path(settings.BASE_DIR) / "docs" / "enrolment-sample.csv"
-HEADER = ",".join(imports.COLUMNS)
+# The sample file's columns: all but the optional ``surveillance_status`` the export adds.
+HEADER = ",".join(c for c in imports.COLUMNS if c != "surveillance_status")
 
 
 @pytest.fixture
@@ -313,3 +314,25 @@ def test_a_foreign_fhir_bundle_is_mapped_by_icd10_code_and_abatement_date(nurse)
     assert patient.care_team == team
     assert patient.cancer_case.cancer_type == "prostate"
     assert patient.cancer_case.remission_date.isoformat() == remission
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        ("asleep", "“asleep” is not a surveillance status: use active, paused, discharged."),
+        ("discharged", "This patient is discharged in the file"),
+        ("paused", "This patient is paused for a recurrence in the file"),
+    ],
+)
+def test_a_new_patients_surveillance_status_other_than_active_is_refused_in_the_preview(nurse, status, words):
+    lines = SAMPLE.read_text().strip().splitlines()
+    lines[0] += ",surveillance_status"
+    lines[1:] = [f"{line},{status if number == 2 else 'active'}" for number, line in enumerate(lines[1:], 1)]
+    job, preview, error = _preview(nurse, ("\n".join(lines) + "\n").encode())
+    assert error == ""
+    assert [(p.row, p.column, p.mrn) for p in preview.problems] == [(3, "surveillance_status", "SAMPLE-0002")]
+    assert words in preview.problems[0].reason
+    assert "SAMPLE-0002" not in preview.outcome and preview.count(imports.CREATED) == 4
+    _run(job)
+    assert not Patient.objects.filter(mrn="SAMPLE-0002").exists()
+    assert Patient.objects.count() == 4
