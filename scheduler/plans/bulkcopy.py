@@ -24,7 +24,8 @@ from simple_history.utils import bulk_create_with_history
 
 from survivorship.models import User
 
-# Fields whose Python value the driver writes as Django would: no conversion needed.
+# Fields whose Python value the driver writes as Django would: no conversion needed
+# (DateField covers DateTimeField: with USE_TZ the values are aware, which psycopg keeps).
 _PLAIN_SQLITE = (
     models.CharField, models.TextField, models.IntegerField, models.BooleanField, models.ForeignKey,
     models.AutoField, models.BigAutoField,
@@ -82,8 +83,9 @@ def _reserve_ids(db: BaseDatabaseWrapper, objs: Sequence[models.Model], model: t
 
 
 def _prepare(db: BaseDatabaseWrapper, field: models.Field) -> Callable[[Any], Any]:
-    """How one field's Python value becomes the database's (Django's get_db_prep_save,
-    skipped where psycopg writes the value just as Django would)."""
+    """How one field's Python value becomes the database's: Django's get_db_prep_save,
+    skipped where the driver writes the value just as Django would (psycopg: text, numbers,
+    booleans, dates and aware datetimes; sqlite3: text, numbers and booleans)."""
     if isinstance(field, _PLAIN if db.vendor == "postgresql" else _PLAIN_SQLITE):
         return _same
     return lambda value: None if value is None else field.get_db_prep_save(value, db)
