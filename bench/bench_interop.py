@@ -29,32 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from support import drop_database, fresh_database, setup_django  # noqa: E402 (bench/ is the script's folder)
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_interop"
-
-
-def _admin(url: str):
-    import psycopg
-
-    return psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True)
-
-
-def _ensure_database(url: str) -> None:
-    if url.startswith("sqlite:"):
-        Path(url.split(":///", 1)[1]).unlink(missing_ok=True)
-        return
-    name = url.rsplit("/", 1)[1]
-    with _admin(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _drop_database(url: str) -> None:
-    if url.startswith("sqlite:"):
-        Path(url.split(":///", 1)[1]).unlink(missing_ok=True)
-        return
-    name = url.rsplit("/", 1)[1]
-    with _admin(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _backend_cpu(connection) -> float:
@@ -109,24 +86,8 @@ def main() -> None:
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    _ensure_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
-    os.environ["REDIS_URL"] = ""
-    os.environ["AXES_ENABLED"] = "0"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "survivorship.settings"
-
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    call_command("migrate", verbosity=0)
+    fresh_database(url)
+    setup_django(url)
 
     from scheduler.interop import fhir, jobs
     from scheduler.interop.selectors import records_of
@@ -204,7 +165,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        _drop_database(url)
+        drop_database(url)
 
 
 if __name__ == "__main__":

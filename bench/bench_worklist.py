@@ -29,27 +29,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from support import drop_database, fresh_database, setup_django  # noqa: E402 (bench/ is the script's folder)
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_worklist"
 TARGET_MS = 60
 TARGET_BYTES = 50_000
-
-
-def _admin(url: str):
-    import psycopg  # here, not at the top: the same late-import rule as Django below
-
-    return psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True)
-
-
-def _ensure_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    with _admin(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _drop_database(url: str) -> None:
-    with _admin(url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def _timed(fn, runs: int) -> tuple[float, float, float]:
@@ -76,31 +60,14 @@ def main() -> None:
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    _ensure_database(url)
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DEBUG", "0")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-0123456789")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1")
-    os.environ["REDIS_URL"] = ""
-    os.environ["AXES_ENABLED"] = "0"
-    os.environ["STAFF_2FA_REQUIRED"] = "0"  # the page, not the sign-in, is measured
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "survivorship.settings"
-
-    # Django and the app are imported here, after the environment above is set: settings
-    # are read at import time of the project, so these imports cannot be at module level.
-    import django
-
-    django.setup()
+    fresh_database(url)
+    setup_django(url)
     from django.conf import settings
-    from django.core.management import call_command
     from django.db import connection
     from django.test import Client
     from django.urls import reverse
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
-    call_command("migrate", verbosity=0)
 
     from scheduler.models import ScheduledEvent
     from scheduler.plans import services
@@ -191,7 +158,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        _drop_database(url)
+        drop_database(url)
 
 
 if __name__ == "__main__":
